@@ -1,0 +1,65 @@
+"""Settings from the environment: every problem reported at once, every model name unique."""
+
+import logging
+import os
+from collections.abc import Mapping
+
+from common.config_types import ProviderSpec, Settings
+from common.env import EnvReader
+from common.families import PLACEHOLDER, PROVIDER_FAMILIES
+
+log = logging.getLogger("imagegate.config")
+
+GATEWAY_KEY_VARIABLES = ("AUTHORIZED_API_KEY", "GATEWAY_API_KEY", "API_KEY")
+
+
+class ConfigError(Exception):
+    def __init__(self, problems: list[str]) -> None:
+        self.problems = problems
+        lines = "\n".join(f"  - {problem}" for problem in problems)
+        super().__init__(f"imagegate cannot start: the configuration has {len(problems)} problem(s):\n{lines}")
+
+
+def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
+    """Build the settings from `environ` (default: os.environ) or raise ConfigError listing every problem."""
+    env = EnvReader(os.environ if environ is None else environ)
+    providers = tuple(provider for family in PROVIDER_FAMILIES for provider in family(env)) or (PLACEHOLDER,)
+    check_unique_models(env, providers)
+    settings = Settings(
+        providers=providers,
+        gateway_keys=gateway_keys(env),
+        allow_anonymous=env.flag("ALLOW_ANONYMOUS", False),
+        redis_url=env.text("REDIS_URL"),
+        image_expiration=env.integer("IMAGE_EXPIRATION", 1800, low=10),
+        request_timeout=env.number("REQUEST_TIMEOUT", 300.0, low=1),
+        provider_timeout=env.number("PROVIDER_TIMEOUT", 120.0, low=1),
+        connect_timeout=env.number("PROVIDER_CONNECT_TIMEOUT", 10.0, low=0.1),
+        retry_on_timeout=env.flag("RETRY_ON_TIMEOUT", False),
+        default_model=env.text("DEFAULT_MODEL"),
+        cors_origins=env.items("CORS_ORIGINS") or ("*",),
+        public_base_url=(env.text("PUBLIC_BASE_URL") or "").rstrip("/") or None,
+        trust_proxy_headers=env.flag("TRUST_PROXY_HEADERS", False),
+        host=env.text("HOST", "127.0.0.1"),
+        port=env.integer("PORT", 8000, low=1, high=65535),
+    )
+    if settings.default_model and not settings.find_model(settings.default_model):
+        env.problem(f"DEFAULT_MODEL names {settings.default_model!r}, which no provider serves")
+    if env.problems:
+        raise ConfigError(env.problems)
+    log.info("configuration read from: %s", ", ".join(sorted(env.names_read)) or "(defaults only)")
+    return settings
+
+
+def gateway_keys(env: EnvReader) -> tuple[str, ...]:
+    keys = [key for name in GATEWAY_KEY_VARIABLES if (key := env.text(name))]
+    keys += env.items("GATEWAY_API_KEYS")
+    return tuple(dict.fromkeys(keys))
+
+
+def check_unique_models(env: EnvReader, providers: tuple[ProviderSpec, ...]) -> None:
+    owner: dict[str, str] = {}
+    for provider in providers:
+        for model in provider.models:
+            if model.name in owner:
+                env.problem(f"model {model.name!r} is served by both {owner[model.name]} and {provider.name}")
+            owner.setdefault(model.name, provider.name)

@@ -1,0 +1,65 @@
+"""The frozen settings tree, built once per process from the environment and passed down."""
+
+import msgspec
+
+from common.sizes import DEFAULT_TABLE, Size
+
+# The kinds of upstream API an adapter exists for.
+KINDS = frozenset({"openai", "placeholder"})
+
+
+class ModelSpec(msgspec.Struct, frozen=True, kw_only=True):
+    """One image model as clients name it, and what its upstream accepts."""
+
+    name: str
+    upstream: str
+    table: dict[str, Size] = msgspec.field(default_factory=lambda: dict(DEFAULT_TABLE))
+    fixed_sizes: tuple[Size, ...] = ()  # non-empty: only these sizes exist (dall-e-3, gpt-image)
+    decides_size: bool = False  # the upstream picks the size itself (Workers AI flux-1-schnell)
+    min_side: int = 64
+    max_side: int = 4096
+    steps: int | None = None
+    max_steps: int = 100
+    cfg: float | None = None
+    seeds: bool = True  # whether the upstream honours a seed
+    batch: int = 1  # images one upstream call can return
+    prompt_limit: int = 4000
+
+
+class ProviderSpec(msgspec.Struct, frozen=True, kw_only=True):
+    """One upstream account: a kind of API, where it is, its keys and the models it serves."""
+
+    name: str
+    kind: str
+    base_url: str
+    keys: tuple[str, ...] = ()
+    models: tuple[ModelSpec, ...] = ()
+    options: dict[str, str | int | float | bool] = {}
+
+
+class Settings(msgspec.Struct, frozen=True, kw_only=True):
+    providers: tuple[ProviderSpec, ...]
+    gateway_keys: tuple[str, ...] = ()
+    allow_anonymous: bool = False
+    redis_url: str | None = None
+    image_expiration: int = 1800
+    request_timeout: float = 300.0
+    provider_timeout: float = 120.0
+    connect_timeout: float = 10.0
+    retry_on_timeout: bool = False
+    default_model: str | None = None
+    cors_origins: tuple[str, ...] = ("*",)
+    public_base_url: str | None = None
+    trust_proxy_headers: bool = False
+    host: str = "127.0.0.1"
+    port: int = 8000
+
+    def find_model(self, name: str) -> tuple[ProviderSpec, ModelSpec] | None:
+        for provider in self.providers:
+            for model in provider.models:
+                if model.name == name:
+                    return provider, model
+        return None
+
+    def model_names(self) -> list[str]:
+        return [model.name for provider in self.providers for model in provider.models]

@@ -1,0 +1,135 @@
+"""The gateway's error tree: each class fixes an HTTP status and an OpenAI error type.
+
+GatewayError            any failure we report to a client; carries status, type, code, param
+├── InvalidRequest      400: the client's input is wrong (names the `param`)
+│   └── ContentRejected 400: an upstream refused the prompt (safety, policy); never retried
+├── AuthenticationFailed 401: no or wrong gateway key
+├── NotFound            404: unknown model, route or image
+├── MethodNotAllowed    405
+├── RequestTooLarge     413: body over the limit
+├── IdempotencyKeyReused 422: same Idempotency-Key, different body
+├── RateLimited         429: our limit, or every upstream key rate limited
+├── UpstreamFailed      502: every key failed, or the upstream rejected our configuration
+├── ServiceUnavailable  503: Redis, the queue or the cache cannot take work now
+└── RequestTimeout      504: the wait passed REQUEST_TIMEOUT
+
+Errors cross from the worker to the api as `ErrorInfo` inside job events.
+"""
+
+from typing import ClassVar
+
+import msgspec
+
+
+class ErrorInfo(msgspec.Struct, frozen=True, kw_only=True):
+    """What a client is told: enough to rebuild the HTTP answer in any api process."""
+
+    status: int
+    type: str
+    code: str | None
+    message: str
+    param: str | None = None
+    retry_after: int | None = None
+    should_retry: bool | None = None
+
+
+class GatewayError(Exception):
+    status: ClassVar[int] = 500
+    type: ClassVar[str] = "server_error"
+    default_code: ClassVar[str | None] = "internal_error"
+    # The OpenAI SDKs retry 5xx and 429 unless told not to: we say so where a retry
+    # would pay the upstream again or cannot help.
+    should_retry: ClassVar[bool | None] = None
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        code: str | None = None,
+        param: str | None = None,
+        retry_after: int | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.message = message
+        self.code = code or self.default_code
+        self.param = param
+        self.retry_after = retry_after
+
+    def info(self) -> ErrorInfo:
+        return ErrorInfo(
+            status=self.status,
+            type=self.type,
+            code=self.code,
+            message=self.message,
+            param=self.param,
+            retry_after=self.retry_after,
+            should_retry=self.should_retry,
+        )
+
+
+class InvalidRequest(GatewayError):
+    status = 400
+    type = "invalid_request_error"
+    default_code = "invalid_value"
+
+
+class ContentRejected(InvalidRequest):
+    default_code = "content_policy_violation"
+    should_retry = False
+
+
+class AuthenticationFailed(GatewayError):
+    status = 401
+    type = "authentication_error"
+    default_code = "invalid_api_key"
+
+
+class NotFound(GatewayError):
+    status = 404
+    type = "invalid_request_error"
+    default_code = "not_found"
+
+
+class MethodNotAllowed(GatewayError):
+    status = 405
+    type = "invalid_request_error"
+    default_code = "method_not_allowed"
+
+
+class RequestTooLarge(GatewayError):
+    status = 413
+    type = "invalid_request_error"
+    default_code = "request_too_large"
+
+
+class IdempotencyKeyReused(GatewayError):
+    status = 422
+    type = "invalid_request_error"
+    default_code = "idempotency_key_reused"
+
+
+class RateLimited(GatewayError):
+    status = 429
+    type = "rate_limit_error"
+    default_code = "rate_limit_exceeded"
+
+
+class UpstreamFailed(GatewayError):
+    status = 502
+    type = "upstream_error"
+    default_code = "upstream_failed"
+    should_retry = False
+
+
+class ServiceUnavailable(GatewayError):
+    status = 503
+    type = "service_unavailable"
+    default_code = "redis_unavailable"
+
+
+class RequestTimeout(GatewayError):
+    status = 504
+    type = "timeout"
+    default_code = "request_timeout"
+    should_retry = False
+

@@ -1,0 +1,59 @@
+"""The image cache: bytes under a random 128-bit id with their type and size, for a TTL."""
+
+import secrets
+from typing import NamedTuple
+
+import msgspec
+from redis.asyncio import Redis
+
+from common import keys
+from common.imageinfo import ImageInfo
+from common.schemas import StoredImage
+
+_decode_meta = msgspec.msgpack.Decoder(StoredImage).decode
+_encode = msgspec.msgpack.Encoder().encode
+
+
+def new_image_id() -> str:
+    return secrets.token_hex(16)
+
+
+def is_image_id(text: str) -> bool:
+    return len(text) == 32 and all(c in "0123456789abcdef" for c in text)
+
+
+class CachedImage(NamedTuple):
+    meta: StoredImage
+    data: bytes
+    ttl_seconds: int
+
+
+class ImageStore:
+    def __init__(self, redis: Redis, ttl_seconds: int) -> None:
+        self._redis = redis
+        self.ttl_seconds = ttl_seconds
+
+    async def put(self, data: bytes, info: ImageInfo) -> StoredImage:
+        meta = StoredImage(
+            id=new_image_id(),
+            content_type=info.content_type,
+            extension=info.extension,
+            width=info.width,
+            height=info.height,
+        )
+        key = keys.image(meta.id)
+        async with self._redis.pipeline(transaction=True) as pipe:
+            pipe.hset(key, mapping={"meta": _encode(meta), "data": data})
+            pipe.expire(key, self.ttl_seconds)
+            await pipe.execute()
+        return meta
+
+    async def get(self, image_id: str) -> CachedImage | None:
+        key = keys.image(image_id)
+        async with self._redis.pipeline(transaction=False) as pipe:
+            pipe.hmget(key, "meta", "data")
+            pipe.ttl(key)
+            (meta, data), ttl = await pipe.execute()
+        if meta is None or data is None:
+            return None
+        return CachedImage(_decode_meta(meta), data, max(ttl, 0))

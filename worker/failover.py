@@ -1,0 +1,134 @@
+"""The key failover loop, written once for every kind of upstream (rules: SPEC §2.3)."""
+
+import asyncio
+import hashlib
+import time
+from collections.abc import Awaitable, Callable
+
+import httpx
+from redis.asyncio import Redis
+
+from common import keys
+from common.config_types import ProviderSpec
+from common.errors import ContentRejected, GatewayError, RateLimited, UpstreamFailed
+from worker.providers.base import Adapter, ImageRequest, Upstream
+from worker.redact import redact
+from worker.upstream import Reason, UpstreamFailure
+
+Notify = Callable[[str], Awaitable[None]]
+
+BENCH_SECONDS = {Reason.KEY: 600, Reason.QUOTA: 3600, Reason.RATE: 60}
+_RATE_REASONS = (Reason.RATE, Reason.QUOTA)
+
+
+def key_hash(key: str | None) -> str:
+    return hashlib.sha256((key or "").encode()).hexdigest()[:16]
+
+
+class KeyRing:
+    """A provider's keys as every worker sees them: a shared rotating start and shared benches."""
+
+    def __init__(self, redis: Redis, provider: ProviderSpec) -> None:
+        self._redis = redis
+        self._provider = provider.name
+        self.keys: tuple[str | None, ...] = provider.keys or (None,)
+        self._bench_keys = [keys.key_bench(provider.name, key_hash(key)) for key in self.keys]
+
+    async def plan(self) -> tuple[list[int], dict[int, tuple[float, Reason]]]:
+        """The order to try keys in, and the benched ones with their release time and reason."""
+        async with self._redis.pipeline(transaction=False) as pipe:
+            pipe.incr(keys.key_cursor(self._provider))
+            pipe.mget(self._bench_keys)
+            cursor, benches = await pipe.execute()
+        count = len(self.keys)
+        order = [(cursor + offset) % count for offset in range(count)]
+        benched = {}
+        for index, value in enumerate(benches):
+            if value:
+                until, _, reason = value.decode().partition(" ")
+                benched[index] = (float(until), Reason(reason))
+        return order, benched
+
+    async def bench(self, index: int, seconds: float, reason: Reason) -> None:
+        until = time.time() + seconds
+        await self._redis.set(self._bench_keys[index], f"{until} {reason.value}", px=max(int(seconds * 1000), 1))
+
+
+class Failover:
+    def __init__(self, redis: Redis, client: httpx.AsyncClient, *, deadline: float, retry_on_timeout: bool) -> None:
+        self._redis = redis
+        self._client = client
+        self._deadline = deadline
+        self._retry_on_timeout = retry_on_timeout
+
+    async def run(self, provider: ProviderSpec, adapter: Adapter, request: ImageRequest, notify: Notify) -> list[bytes]:
+        """Images from the first key that gives them; a GatewayError when none does."""
+        ring = KeyRing(self._redis, provider)
+        try:
+            async with asyncio.timeout(self._deadline):
+                return await self._attempts(ring, provider, adapter, request, notify)
+        except TimeoutError:
+            raise UpstreamFailed(f"{provider.name} did not answer within {self._deadline:g} s") from None
+
+    async def _attempts(self, ring: KeyRing, provider, adapter, request, notify) -> list[bytes]:
+        order, benched = await ring.plan()
+        attempts = [index for index in order if index not in benched]
+        if not attempts:
+            raise all_benched(provider, benched)
+        failures: list[UpstreamFailure] = []
+        for position, index in enumerate(attempts):
+            try:
+                return await adapter(Upstream(self._client, provider, ring.keys[index]), request)
+            except UpstreamFailure as failure:
+                failure.message = redact(failure.message, (*provider.keys, provider.base_url, _host(provider)))
+                self._stop_if_final(provider, failure)
+                await self._bench(ring, index, failure)
+                failures.append(failure)
+            if position + 1 < len(attempts):
+                await notify(f"{provider.name} key {index + 1} of {len(ring.keys)}: {failure.reason.value}; trying the next key")
+        raise all_failed(provider, failures)
+
+    def _stop_if_final(self, provider: ProviderSpec, failure: UpstreamFailure) -> None:
+        if failure.reason is Reason.PROMPT:
+            raise ContentRejected(f"{provider.name} refused the prompt: {failure.message}")
+        if failure.reason is Reason.CONFIG:
+            raise UpstreamFailed(
+                f"{provider.name} rejected imagegate's request ({failure.message}); check its configuration",
+                code="upstream_misconfigured",
+            )
+        if failure.reason is Reason.TIMEOUT and not self._retry_on_timeout:
+            # The upstream may still be making, and billing, the image: do not pay twice.
+            raise UpstreamFailed(f"{provider.name} did not answer in time; not retried (RETRY_ON_TIMEOUT is off)")
+
+    async def _bench(self, ring: KeyRing, index: int, failure: UpstreamFailure) -> None:
+        seconds = BENCH_SECONDS.get(failure.reason)
+        if seconds is not None:
+            if failure.reason is Reason.RATE and failure.retry_after:
+                seconds = failure.retry_after
+            await ring.bench(index, seconds, failure.reason)
+
+
+def _host(provider: ProviderSpec) -> str:
+    return httpx.URL(provider.base_url).host if provider.base_url else ""
+
+
+def all_failed(provider: ProviderSpec, failures: list[UpstreamFailure]) -> GatewayError:
+    last = failures[-1]
+    summary = f"every key of {provider.name} failed ({len(failures)} tried); last: {last.reason.value}: {last.message}"
+    if all(f.reason in _RATE_REASONS for f in failures):
+        waits = [f.retry_after for f in failures if f.retry_after]
+        return RateLimited(summary, code="upstream_rate_limited", retry_after=_seconds(min(waits, default=60)))
+    return UpstreamFailed(summary)
+
+
+def all_benched(provider: ProviderSpec, benched: dict[int, tuple[float, Reason]]) -> GatewayError:
+    soonest = min(until for until, _ in benched.values())
+    wait = _seconds(soonest - time.time())
+    message = f"every key of {provider.name} is resting after recent failures; retry in {wait} s"
+    if all(reason in _RATE_REASONS for _, reason in benched.values()):
+        return RateLimited(message, code="upstream_rate_limited", retry_after=wait)
+    return UpstreamFailed(message, retry_after=wait)
+
+
+def _seconds(value: float) -> int:
+    return max(1, int(value + 0.999))

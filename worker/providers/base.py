@@ -1,0 +1,55 @@
+"""The one protocol every upstream adapter implements, and what it is given."""
+
+from typing import NamedTuple, Protocol
+from urllib.parse import urlsplit
+
+import httpx
+import msgspec
+
+from common.config_types import ModelSpec, ProviderSpec
+
+
+class ImageRequest(msgspec.Struct, frozen=True, kw_only=True):
+    """One upstream call's worth of work, already sized and bounded for the model."""
+
+    prompt: str
+    model: ModelSpec
+    width: int | None  # None: the model decides its size itself
+    height: int | None
+    n: int = 1  # never more than model.batch
+    seed: int | None = None
+    negative_prompt: str | None = None
+    steps: int | None = None
+    cfg: float | None = None
+    quality: str | None = None
+    style: str | None = None
+
+
+class Upstream(NamedTuple):
+    """Where and how to call: the shared client, the provider, and the key of this attempt."""
+
+    client: httpx.AsyncClient
+    provider: ProviderSpec
+    key: str | None
+
+
+class Adapter(Protocol):
+    """Turns one request into one upstream call and returns the image bytes it produced.
+
+    It raises `UpstreamFailure` (worker.upstream) for anything but images; it knows nothing
+    of key rotation, retries or Redis.
+    """
+
+    async def __call__(self, upstream: Upstream, request: ImageRequest) -> list[bytes]: ...
+
+
+def endpoint_url(base_url: str, path: str) -> str:
+    """`base_url` as given, unless it stops at an API root (no path, or `/v1`): then the kind's
+    endpoint `path` (written from the root, e.g. `/v1/images/generations`) is appended."""
+    base = base_url.rstrip("/")
+    base_path = urlsplit(base).path
+    if not base_path:
+        return base + path
+    if base_path.endswith("/v1"):
+        return base + path.removeprefix("/v1")
+    return base_url
