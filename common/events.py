@@ -70,9 +70,20 @@ class Follower:
         """Read the stream again from the last event seen (announcements may have been missed)."""
         self._inbox.put_nowait(None)
 
-    async def next(self) -> JobEvent:
+    async def next(self, timeout: float) -> JobEvent | None:
+        """The next event, or None after `timeout` seconds without one.
+
+        Only the wait on the inbox is timed: a backlog read is never cut in half, so no event
+        is lost to a timeout.
+        """
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
         while not self._ready:
-            item = await self._inbox.get()
+            try:
+                async with asyncio.timeout_at(deadline):
+                    item = await self._inbox.get()
+            except TimeoutError:
+                return None
             if item is None:
                 await self._read_backlog()
             else:

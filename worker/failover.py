@@ -10,12 +10,14 @@ from redis.asyncio import Redis
 
 from common import keys
 from common.config_types import ProviderSpec
+from common.imageinfo import ImageInfo, sniff
 from common.errors import ContentRejected, GatewayError, RateLimited, UpstreamFailed
 from worker.providers.base import Adapter, ImageRequest, Upstream
 from worker.redact import redact
 from worker.upstream import Reason, UpstreamFailure
 
 Notify = Callable[[str], Awaitable[None]]
+Images = list[tuple[bytes, ImageInfo]]
 
 BENCH_SECONDS = {Reason.KEY: 600, Reason.QUOTA: 3600, Reason.RATE: 60}
 _RATE_REASONS = (Reason.RATE, Reason.QUOTA)
@@ -61,7 +63,7 @@ class Failover:
         self._deadline = deadline
         self._retry_on_timeout = retry_on_timeout
 
-    async def run(self, provider: ProviderSpec, adapter: Adapter, request: ImageRequest, notify: Notify) -> list[bytes]:
+    async def run(self, provider: ProviderSpec, adapter: Adapter, request: ImageRequest, notify: Notify) -> Images:
         """Images from the first key that gives them; a GatewayError when none does."""
         ring = KeyRing(self._redis, provider)
         try:
@@ -70,7 +72,7 @@ class Failover:
         except TimeoutError:
             raise UpstreamFailed(f"{provider.name} did not answer within {self._deadline:g} s") from None
 
-    async def _attempts(self, ring: KeyRing, provider, adapter, request, notify) -> list[bytes]:
+    async def _attempts(self, ring: KeyRing, provider, adapter, request, notify) -> Images:
         order, benched = await ring.plan()
         attempts = [index for index in order if index not in benched]
         if not attempts:
@@ -78,7 +80,7 @@ class Failover:
         failures: list[UpstreamFailure] = []
         for position, index in enumerate(attempts):
             try:
-                return await adapter(Upstream(self._client, provider, ring.keys[index]), request)
+                return recognise(await adapter(Upstream(self._client, provider, ring.keys[index]), request))
             except UpstreamFailure as failure:
                 failure.message = redact(failure.message, (*provider.keys, provider.base_url, _host(provider)))
                 self._stop_if_final(provider, failure)
@@ -106,6 +108,19 @@ class Failover:
             if failure.reason is Reason.RATE and failure.retry_after:
                 seconds = failure.retry_after
             await ring.bench(index, seconds, failure.reason)
+
+
+def recognise(images: list[bytes]) -> Images:
+    """Each image with what its magic bytes say it is; anything else fails like a bad answer."""
+    recognised = []
+    for data in images:
+        info = sniff(data)
+        if info is None:
+            raise UpstreamFailure(Reason.UNAVAILABLE, "the upstream answered with something that is not a PNG, JPEG, WebP or GIF")
+        recognised.append((data, info))
+    if not recognised:
+        raise UpstreamFailure(Reason.UNAVAILABLE, "the upstream answered without images")
+    return recognised
 
 
 def _host(provider: ProviderSpec) -> str:

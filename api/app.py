@@ -1,0 +1,70 @@
+"""The Litestar application: `create_app(settings)` wires routes, auth, errors and resources."""
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+
+from arq.connections import ArqRedis
+from litestar import Litestar
+from litestar.config.cors import CORSConfig
+from litestar.datastructures import State
+from litestar.di import Provide
+from litestar.openapi import OpenAPIConfig
+
+from api.errors import EXCEPTION_HANDLERS
+from api.jobs import JobGateway
+from api.routes.chat import chat_completions
+from api.routes.health import health
+from api.routes.images import serve_image
+from api.routes.models import get_model, list_models
+from common.config_types import Settings
+from common.events import EventHub
+from common.images import ImageStore
+from common.redis import connect
+
+DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/0"
+MAX_BODY = 1_000_000
+
+
+def _provide(name: str) -> Provide:
+    def dependency(state: State):
+        return state[name]
+
+    return Provide(dependency, sync_to_thread=False)
+
+
+def create_app(settings: Settings, redis: ArqRedis | None = None) -> Litestar:
+    """The api; `redis` is given when the caller owns the connection (imagegate serve, tests)."""
+
+    @contextlib.asynccontextmanager
+    async def resources(app: Litestar) -> AsyncIterator[None]:
+        client = redis or connect(settings.redis_url or DEFAULT_REDIS_URL)
+        hub = EventHub(client)
+        listener = asyncio.create_task(hub.run())
+        app.state.redis = client
+        app.state.gateway = JobGateway(client, hub, settings)
+        app.state.images = ImageStore(client, settings.image_expiration)
+        try:
+            yield
+        finally:
+            listener.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await listener
+            if redis is None:
+                await client.aclose()
+
+    return Litestar(
+        route_handlers=[chat_completions, list_models, get_model, health, serve_image],
+        lifespan=[resources],
+        state=State({"settings": settings}),
+        dependencies={name: _provide(name) for name in ("settings", "redis", "gateway", "images")},
+        exception_handlers=EXCEPTION_HANDLERS,
+        cors_config=CORSConfig(
+            allow_origins=list(settings.cors_origins),
+            allow_methods=["GET", "POST", "OPTIONS"],
+            allow_headers=["Authorization", "Content-Type", "Idempotency-Key"],
+        ),
+        request_max_body_size=MAX_BODY,
+        openapi_config=OpenAPIConfig(title="imagegate", version="0.1.0", path="/schema"),
+        logging_config=None,
+    )

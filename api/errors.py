@@ -1,0 +1,83 @@
+"""Every error leaves the api in the OpenAI shape, with Retry-After and x-should-retry where due."""
+
+import logging
+
+from litestar import Request, Response
+from litestar.exceptions import HTTPException, ValidationException
+
+from api.schemas import ErrorBody, ErrorDetail
+from common.errors import ErrorInfo, GatewayError
+
+log = logging.getLogger("imagegate.api")
+
+# Litestar's own exceptions (routing, body limit, validation) by status.
+_HTTP_ERRORS = {
+    400: ("invalid_request_error", "invalid_value"),
+    401: ("authentication_error", "invalid_api_key"),
+    404: ("invalid_request_error", "not_found"),
+    405: ("invalid_request_error", "method_not_allowed"),
+    413: ("invalid_request_error", "request_too_large"),
+    415: ("invalid_request_error", "unsupported_media_type"),
+}
+
+
+class JobFailed(GatewayError):
+    """A failure reported by the worker, re-raised in the api process that waited for it."""
+
+    def __init__(self, info: ErrorInfo) -> None:
+        super().__init__(info.message)
+        self._info = info
+
+    def info(self) -> ErrorInfo:
+        return self._info
+
+
+def error_response(info: ErrorInfo) -> Response[ErrorBody]:
+    headers = {}
+    if info.retry_after is not None:
+        headers["Retry-After"] = str(info.retry_after)
+    if info.should_retry is False:
+        headers["x-should-retry"] = "false"
+    body = ErrorBody(ErrorDetail(message=info.message, type=info.type, param=info.param, code=info.code))
+    return Response(body, status_code=info.status, headers=headers)
+
+
+def on_gateway_error(_: Request, exc: GatewayError) -> Response[ErrorBody]:
+    return error_response(exc.info())
+
+
+def on_http_exception(request: Request, exc: HTTPException) -> Response[ErrorBody]:
+    error_type, code = _HTTP_ERRORS.get(exc.status_code, ("invalid_request_error", None))
+    if exc.status_code >= 500:
+        return on_unexpected(request, exc)
+    message, param = _describe(exc)
+    return error_response(ErrorInfo(status=exc.status_code, type=error_type, code=code, message=message, param=param))
+
+
+def on_unexpected(request: Request, exc: Exception) -> Response[ErrorBody]:
+    log.error("unexpected error on %s %s", request.method, request.url.path, exc_info=exc)
+    info = ErrorInfo(status=500, type="server_error", code="internal_error", message="internal error")
+    return error_response(info)
+
+
+def _describe(exc: HTTPException) -> tuple[str, str | None]:
+    if exc.status_code == 404:
+        return "no such route; see /schema for the API", None
+    if exc.status_code == 405:
+        return "this route does not take that method", None
+    if exc.status_code == 413:
+        return "the request body is larger than 1 MB", None
+    if isinstance(exc, ValidationException) and isinstance(exc.extra, list) and exc.extra:
+        first = exc.extra[0]
+        param = first.get("key")
+        if param and param != "data":
+            return f"{param}: {first['message']}", param
+        return "the request body must be a JSON object", None
+    return "the request body is not valid JSON", None
+
+
+EXCEPTION_HANDLERS = {
+    GatewayError: on_gateway_error,
+    HTTPException: on_http_exception,
+    Exception: on_unexpected,
+}

@@ -1,0 +1,37 @@
+"""The chat answer, in the Z-Image script's layout so the regular expressions its users wrote
+keep working; every piece of user or LLM text is neutralised first."""
+
+import re
+
+from api.urls import image_url
+from common.schemas import JobResult
+from common.sizing import describe_ratio
+
+_MARKDOWN_SPECIAL = re.compile(r"([\\`*_\[\]<>!|#~])")
+
+
+def neutralise(text: str) -> str:
+    """`text` on one line, unable to form a link, an image, HTML or a heading."""
+    text = " ".join(text.split())
+    text = _MARKDOWN_SPECIAL.sub(r"\\\1", text)
+    # Bare URLs are auto-linked by many chat apps: a zero-width space breaks the pattern.
+    return text.replace("://", ":\u200b//").replace("www.", "www\u200b.")
+
+
+def render(result: JobResult, base_url: str) -> str:
+    alt = neutralise(result.prompt[:80]) or "image"
+    lines = [f"![{alt}]({image_url(base_url, image.id, image.extension)})" for image in result.images]
+    lines += ["", "---"]
+    if result.enhanced:
+        lines += ["**✨ Enhanced Prompt:**", neutralise(result.prompt), "", "**📝 Original Input:**", neutralise(result.original), ""]
+    else:
+        lines += ["**📝 Prompt:**", neutralise(result.prompt), ""]
+    first = result.images[0]
+    lines.append(f"**🎨 Aspect Ratio:** {result.ratio or describe_ratio(first.width, first.height)}")
+    lines.append(f"**📐 Resolution:** {first.width}×{first.height}")
+    lines.append(f"**🤖 Model:** {neutralise(result.model)}")
+    if result.seed is not None:
+        seeds = ", ".join(str(result.seed + i) for i in range(len(result.images)))
+        lines.append(f"**🎲 Seed:** {seeds}")
+    lines += [f"**ℹ️ Note:** {neutralise(note)}" for note in result.notes]
+    return "\n".join(lines)

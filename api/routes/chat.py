@@ -1,0 +1,40 @@
+"""POST /v1/chat/completions: the last user message becomes an image, waited for or streamed."""
+
+import secrets
+
+from litestar import Request, Response, post
+from litestar.response import Stream
+
+from api.auth import require_gateway_key
+from api.chat_format import ChunkWriter, completion
+from api.intake import build_job, chat_prompt
+from api.jobs import JobGateway
+from api.schemas import ChatCompletion, ChatCompletionRequest
+from api.sse import chat_stream
+from api.urls import public_base_url
+from common.config_types import Settings
+
+SSE_HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
+
+
+@post("/v1/chat/completions", status_code=200, guards=[require_gateway_key])
+async def chat_completions(
+    request: Request, data: ChatCompletionRequest, gateway: JobGateway, settings: Settings
+) -> Stream | Response[ChatCompletion]:
+    request_id = secrets.token_hex(8)
+    job = build_job(
+        data, chat_prompt(data), settings, request_id=request_id, stream=data.stream, enhance_default=True
+    )
+    base_url = public_base_url(request, settings)
+    await gateway.submit(job)
+    completion_id = f"chatcmpl-{job.id}"
+    if data.stream:
+        include_usage = data.stream_options is not None and data.stream_options.include_usage
+        writer = ChunkWriter(completion_id, job.model)
+        return Stream(
+            chat_stream(gateway, job.id, writer, base_url, include_usage),
+            media_type="text/event-stream",
+            headers=SSE_HEADERS,
+        )
+    result = await gateway.outcome(job.id)
+    return Response(completion(completion_id, job.model, result, base_url))

@@ -1,0 +1,26 @@
+"""GET /v1/models and /v1/models/{id}: the configured image models (ids may contain `/`)."""
+
+from litestar import get
+
+from api.auth import require_gateway_key
+from api.schemas import Model, ModelList
+from common.config_types import Settings
+from common.errors import NotFound
+
+
+def _models(settings: Settings) -> list[Model]:
+    return [Model(id=model.name, owned_by=provider.name) for provider in settings.providers for model in provider.models]
+
+
+@get("/v1/models", guards=[require_gateway_key])
+async def list_models(settings: Settings) -> ModelList:
+    return ModelList(data=_models(settings))
+
+
+@get("/v1/models/{model_id:path}", guards=[require_gateway_key])
+async def get_model(model_id: str, settings: Settings) -> Model:
+    model_id = model_id.lstrip("/")
+    for model in _models(settings):
+        if model.id == model_id:
+            return model
+    raise NotFound(f"the model {model_id!r} does not exist", param="model", code="model_not_found")

@@ -1,0 +1,114 @@
+"""The `generate` job: prompt → size → upstream with failover → image store → result event.
+
+Jobs may run more than once (a worker dies mid-job): a finished result is kept, and a rerun
+publishes it again instead of paying the upstream twice.
+"""
+
+import asyncio
+import logging
+import secrets
+import time
+
+from msgspec.structs import replace
+
+from common import keys
+from common.errors import GatewayError, NotFound
+from common.logs import request_id
+from common.schemas import Completed, Failed, GenerateJob, JobEvent, JobResult, Progress, decode_job, decode_result, encode
+from common.sizing import plan_size
+from worker.providers import ADAPTERS
+from worker.providers.base import ImageRequest
+from worker.services import Services
+
+log = logging.getLogger("imagegate.worker")
+
+
+async def generate(ctx: dict, payload: bytes) -> None:
+    services: Services = ctx["services"]
+    job = decode_job(payload)
+    token = request_id.set(job.request_id)
+    started = time.perf_counter()
+    try:
+        event = await _previous_result(services, job.id) or await _run(services, job)
+        await services.events.append(job.id, event)
+        outcome = "completed" if isinstance(event, Completed) else event.error.code
+        log.info("job finished", extra={"job_id": job.id, "model": job.model, "outcome": outcome,
+                                       "duration_ms": round((time.perf_counter() - started) * 1000)})
+    finally:
+        request_id.reset(token)
+
+
+async def _previous_result(services: Services, job_id: str) -> JobEvent | None:
+    stored = await services.redis.get(keys.job_result(job_id))
+    return Completed(decode_result(stored)) if stored else None
+
+
+async def _run(services: Services, job: GenerateJob) -> JobEvent:
+    try:
+        result = await make_images(services, job)
+    except GatewayError as exc:
+        return Failed(exc.info())
+    except Exception:
+        log.exception("job failed unexpectedly", extra={"job_id": job.id})
+        return Failed(GatewayError("the image could not be made because of an internal error").info())
+    await services.redis.set(keys.job_result(job.id), encode(result), ex=services.settings.image_expiration)
+    return Completed(result)
+
+
+async def make_images(services: Services, job: GenerateJob) -> JobResult:
+    found = services.settings.find_model(job.model)
+    if found is None:
+        raise NotFound(f"the model {job.model!r} is no longer configured", code="model_not_found", param="model")
+    provider, model = found
+
+    async def notify(text: str) -> None:
+        await services.events.append(job.id, Progress(text))
+
+    plan = plan_size(model, job.width, job.height, job.ratio)
+    seed = job.seed if job.seed is not None else secrets.randbits(32)
+    await notify(f"Generating {_count(job.n)} with {model.name} via {provider.name}")
+    base = ImageRequest(
+        prompt=job.prompt[: model.prompt_limit],
+        model=model,
+        width=plan.width,
+        height=plan.height,
+        seed=seed if model.seeds else None,
+        negative_prompt=job.negative_prompt,
+        steps=job.steps if job.steps is not None else model.steps,
+        cfg=job.cfg if job.cfg is not None else model.cfg,
+        quality=job.quality,
+        style=job.style,
+    )
+    adapter = ADAPTERS[provider.kind]
+    batches = await asyncio.gather(
+        *(
+            services.failover.run(provider, adapter, _batch(base, model.seeds, first, size), notify)
+            for first, size in _split(job.n, model.batch)
+        )
+    )
+    images = [image for batch in batches for image in batch][: job.n]
+    stored = [await services.store.put(data, info) for data, info in images]
+    return JobResult(
+        images=tuple(stored),
+        model=model.name,
+        prompt=base.prompt,
+        original=job.original,
+        ratio=plan.ratio,
+        seed=seed if model.seeds else None,
+        notes=(*job.notes, *plan.notes),
+    )
+
+
+def _split(n: int, batch: int) -> list[tuple[int, int]]:
+    """(first image index, images in this call) for each upstream call n images need."""
+    return [(first, min(batch, n - first)) for first in range(0, n, max(batch, 1))]
+
+
+def _batch(base: ImageRequest, seeds: bool, first: int, size: int) -> ImageRequest:
+    seed = base.seed + first if seeds and base.seed is not None else base.seed
+    return replace(base, n=size, seed=seed)
+
+
+def _count(n: int) -> str:
+    return "an image" if n == 1 else f"{n} images"
+

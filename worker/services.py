@@ -1,0 +1,38 @@
+"""What every job uses, built once when a worker process starts and closed when it stops."""
+
+from typing import NamedTuple
+
+import httpx
+from redis.asyncio import Redis
+
+from common.config_types import Settings
+from common.events import EventLog
+from common.images import ImageStore
+from worker.failover import Failover
+
+
+class Services(NamedTuple):
+    settings: Settings
+    redis: Redis
+    http: httpx.AsyncClient
+    store: ImageStore
+    events: EventLog
+    failover: Failover
+
+
+def build_services(settings: Settings, redis: Redis, transport: httpx.AsyncBaseTransport | None = None) -> Services:
+    # One client for every upstream call: connection pools are reused across jobs.
+    http = httpx.AsyncClient(
+        timeout=httpx.Timeout(settings.provider_timeout, connect=settings.connect_timeout),
+        limits=httpx.Limits(max_connections=512, max_keepalive_connections=64),
+        follow_redirects=False,
+        transport=transport,
+    )
+    return Services(
+        settings=settings,
+        redis=redis,
+        http=http,
+        store=ImageStore(redis, settings.image_expiration),
+        events=EventLog(redis, settings.image_expiration),
+        failover=Failover(redis, http, deadline=settings.provider_timeout, retry_on_timeout=settings.retry_on_timeout),
+    )
