@@ -30,7 +30,7 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         gateway_keys=gateway_keys(env),
         allow_anonymous=env.flag("ALLOW_ANONYMOUS", False),
         redis_url=env.text("REDIS_URL"),
-        image_expiration=env.integer("IMAGE_EXPIRATION", 1800, low=10),
+        image_expiration=env.integer("IMAGE_EXPIRATION", 1800, low=1),
         request_timeout=env.number("REQUEST_TIMEOUT", 300.0, low=1),
         provider_timeout=env.number("PROVIDER_TIMEOUT", 120.0, low=1),
         connect_timeout=env.number("PROVIDER_CONNECT_TIMEOUT", 10.0, low=0.1),

@@ -6,8 +6,9 @@ PREFIX = "imagegate:"
 EVENTS_CHANNEL = PREFIX + "events"
 # Published after each enqueue so idle workers start the job at once instead of polling.
 WAKE_CHANNEL = PREFIX + "wake"
-# Sorted set: worker id → time of its last heartbeat.
+# Sorted set: worker id → time of its last heartbeat; a worker counts as alive for this long.
 WORKERS = PREFIX + "workers"
+HEARTBEAT_FRESH = 15
 
 
 def job_events(job_id: str) -> str:

@@ -71,6 +71,10 @@ class RedisProcess:
                 self._process.wait()
         shutil.rmtree(self._dir, ignore_errors=True)
 
+    def flush(self) -> None:
+        with redis.Redis(host="127.0.0.1", port=self.port) as client:
+            client.flushall()
+
     def kill(self) -> None:
         """Stop it abruptly (tests of Redis outages); `start()` brings it back on the same port."""
         if self._process is not None:

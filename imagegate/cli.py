@@ -18,7 +18,8 @@ def _parser() -> argparse.ArgumentParser:
         command = commands.add_parser(name, help=text)
         command.add_argument("--host", help="address to listen on (default: HOST or 127.0.0.1)")
         command.add_argument("--port", type=int, help="port to listen on (default: PORT or 8000)")
-    commands.add_parser("worker", help="run a worker that makes the images")
+    worker = commands.add_parser("worker", help="run a worker that makes the images")
+    worker.add_argument("--healthcheck", action="store_true", help="exit 0 if a worker of this host has a fresh heartbeat")
     commands.add_parser("check-config", help="print the providers and models, exit non-zero on problems")
     return parser
 
@@ -40,6 +41,8 @@ def main(argv: list[str] | None = None) -> int:
 
     if args.command == "api":
         runners.run_api(settings)
+    elif args.command == "worker" and args.healthcheck:
+        return 0 if asyncio.run(runners.worker_is_alive(settings)) else 1
     elif args.command == "worker":
         asyncio.run(runners.run_worker(settings))
     else:

@@ -3,12 +3,15 @@
 import asyncio
 import contextlib
 import secrets
+import socket
 import sys
+import time
 
 import uvicorn
 from msgspec.structs import replace
 
 from api.app import DEFAULT_REDIS_URL, create_app
+from common import keys
 from common.config_types import Settings
 from common.redis import connect
 from imagegate.embedded import private_redis
@@ -37,6 +40,16 @@ async def run_worker(settings: Settings) -> None:
             await worker.async_run()
     finally:
         await worker.close()
+
+
+async def worker_is_alive(settings: Settings) -> bool:
+    """Whether a worker process of this host has sent a heartbeat lately (container healthchecks)."""
+    redis = connect(settings.redis_url or DEFAULT_REDIS_URL)
+    try:
+        beats = await redis.zrangebyscore(keys.WORKERS, time.time() - keys.HEARTBEAT_FRESH, "+inf")
+    finally:
+        await redis.aclose()
+    return any(beat.decode().startswith(socket.gethostname() + ":") for beat in beats)
 
 
 async def serve(settings: Settings) -> None:

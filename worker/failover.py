@@ -87,7 +87,8 @@ class Failover:
                 await self._bench(ring, index, failure)
                 failures.append(failure)
             if position + 1 < len(attempts):
-                await notify(f"{provider.name} key {index + 1} of {len(ring.keys)}: {failure.reason.value}; trying the next key")
+                reason = failures[-1].reason.value
+                await notify(f"{provider.name} key {index + 1} of {len(ring.keys)}: {reason}; trying the next key")
         raise all_failed(provider, failures)
 
     def _stop_if_final(self, provider: ProviderSpec, failure: UpstreamFailure) -> None:

@@ -9,8 +9,6 @@ from redis.exceptions import RedisError
 
 from common import keys
 
-HEARTBEAT_FRESH = 15
-
 
 class Health(msgspec.Struct):
     status: str
@@ -23,7 +21,7 @@ class Health(msgspec.Struct):
 async def health(redis: ArqRedis) -> Response[Health]:
     try:
         async with redis.pipeline(transaction=False) as pipe:
-            pipe.zcount(keys.WORKERS, time.time() - HEARTBEAT_FRESH, "+inf")
+            pipe.zcount(keys.WORKERS, time.time() - keys.HEARTBEAT_FRESH, "+inf")
             pipe.zcard(redis.default_queue_name)
             workers, depth = await pipe.execute()
     except (RedisError, OSError):

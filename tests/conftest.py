@@ -1,0 +1,48 @@
+"""Shared fixtures: a real redis-server per test module, fake upstreams, gateway processes."""
+
+from collections.abc import Iterator
+
+import pytest
+
+from common.redis_server import RedisProcess, redis_server_binary
+from tests.fakes.openai_images import OpenAIImagesFake, start_openai_images
+from tests.fakes.server import FakeServer
+from tests.gateway import Gateway
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    if redis_server_binary() is None:
+        raise pytest.UsageError("redis-server is not on PATH: the tests run a real Redis (.ci/run installs it)")
+
+
+@pytest.fixture(scope="module")
+def redis_server() -> Iterator[RedisProcess]:
+    with RedisProcess() as server:
+        yield server
+
+
+@pytest.fixture(scope="module")
+def openai_upstream() -> Iterator[tuple[FakeServer, OpenAIImagesFake]]:
+    server, fake = start_openai_images(
+        valid_keys=("sk-upstream-good",),
+        key_behaviour={"sk-upstream-500": "server_error", "sk-upstream-429": "rate_limited"},
+    )
+    with server:
+        yield server, fake
+
+
+@pytest.fixture
+def start_gateway() -> Iterator:
+    """Start gateways, each on its own fresh redis-server; all are stopped after the test."""
+    started: list[tuple[Gateway, RedisProcess]] = []
+
+    def start(env: dict[str, str] | None = None, *, workers: int = 1, **kwargs) -> Gateway:
+        redis = RedisProcess().start()
+        gateway = Gateway(redis.url, env, **kwargs)
+        started.append((gateway, redis))
+        return gateway.start(workers)
+
+    yield start
+    for gateway, redis in started:
+        gateway.stop()
+        redis.stop()
