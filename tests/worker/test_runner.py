@@ -1,0 +1,61 @@
+"""The worker loop: woken by the api's signal rather than by polling, and announcing itself."""
+
+import asyncio
+
+import pytest
+from arq.worker import func
+
+from common import keys
+from common.redis import connect, job_deserializer, job_serializer
+from worker import runner
+from worker.runner import GatewayWorker
+
+pytestmark = pytest.mark.asyncio
+
+
+@pytest.fixture
+async def redis(redis_server):
+    redis_server.flush()
+    client = connect(redis_server.url)
+    yield client
+    await client.aclose()
+
+
+@pytest.fixture
+async def worker(redis, monkeypatch):
+    # A safety-net poll of ten minutes: anything picked up within the test was woken up.
+    monkeypatch.setattr(runner, "IDLE_POLL", 600.0)
+    started: asyncio.Queue[str] = asyncio.Queue()
+
+    async def generate(ctx, payload):
+        await started.put(payload)
+
+    worker = GatewayWorker(
+        functions=[func(generate, name="generate")],
+        redis_pool=redis,
+        handle_signals=False,
+        keep_result=0,
+        job_serializer=job_serializer,
+        job_deserializer=job_deserializer,
+    )
+    task = asyncio.create_task(worker.async_run())
+    await asyncio.sleep(0.3)  # let it reach its idle wait
+    yield worker, started
+    task.cancel()
+    await worker.close()
+
+
+async def test_an_enqueued_job_starts_when_the_api_signals(redis, worker):
+    _, started = worker
+    await redis.enqueue_job("generate", "first")
+    with pytest.raises(TimeoutError):
+        await asyncio.wait_for(started.get(), 0.5)  # no signal, no polling: it waits
+    await redis.publish(keys.WAKE_CHANNEL, b"")
+    assert await asyncio.wait_for(started.get(), 5) == "first"
+
+
+async def test_the_worker_keeps_a_heartbeat_and_removes_it_on_close(redis, worker):
+    gateway_worker, _ = worker
+    assert await redis.zscore(keys.WORKERS, gateway_worker.worker_id) is not None
+    await gateway_worker.close()
+    assert await redis.zscore(keys.WORKERS, gateway_worker.worker_id) is None
