@@ -7,6 +7,7 @@ from litestar.handlers import BaseRouteHandler
 
 from common.config_types import Settings
 from common.errors import AuthenticationFailed
+from common.idempotency import digest
 
 NO_KEY_CONFIGURED = (
     "this gateway has no API key configured, so it refuses every request: set GATEWAY_API_KEY "
@@ -27,8 +28,13 @@ def key_matches(settings: Settings, token: str) -> bool:
 
 
 def require_gateway_key(connection: ASGIConnection, _: BaseRouteHandler) -> None:
+    """Let the request through or raise 401; `connection.state.caller` names the caller (a key
+    hash, or the client address when anonymous) for rate limits and idempotency."""
     settings: Settings = connection.app.state.settings
     if settings.allow_anonymous:
+        token = bearer_token(connection)
+        client = connection.client.host if connection.client else "unknown"
+        connection.state.caller = digest(token) if token and key_matches(settings, token) else digest(f"client {client}")
         return
     if not settings.gateway_keys:
         raise AuthenticationFailed(NO_KEY_CONFIGURED, code="missing_api_key")
@@ -37,3 +43,4 @@ def require_gateway_key(connection: ASGIConnection, _: BaseRouteHandler) -> None
         raise AuthenticationFailed("send your gateway key as `Authorization: Bearer <key>`", code="missing_api_key")
     if not key_matches(settings, token):
         raise AuthenticationFailed("the API key is not valid for this gateway", code="invalid_api_key")
+    connection.state.caller = digest(token)

@@ -5,13 +5,16 @@ import contextlib
 from collections.abc import AsyncIterator
 
 from arq.connections import ArqRedis
+from msgspec.structs import replace
 from redis.exceptions import RedisError
 
+from api.admission import Admission
 from api.errors import JobFailed
 from common import keys
 from common.config_types import Settings
 from common.errors import RequestTimeout, ServiceUnavailable
 from common.events import EventHub, Follower
+from common.idempotency import Claim, release
 from common.schemas import Completed, Failed, GenerateJob, JobResult, encode
 
 REDIS_RETRY_AFTER = 5
@@ -21,15 +24,36 @@ class JobGateway:
     def __init__(self, redis: ArqRedis, hub: EventHub, settings: Settings) -> None:
         self._redis = redis
         self._hub = hub
+        self._admission = Admission(redis, settings)
+        self._claim_ttl = settings.image_expiration
         self.timeout = settings.request_timeout
 
-    async def submit(self, job: GenerateJob) -> None:
+    async def submit(self, job: GenerateJob, *, caller: str = "", idempotency_key: str | None = None, body: bytes = b"") -> str:
+        """Enqueue `job`; return the id of the job to follow: `job.id`, or, for a retry with the
+        same Idempotency-Key and body, the job the first request started."""
         try:
-            # Jobs nobody waits for any more expire instead of running.
-            await self._redis.enqueue_job("generate", encode(job), _job_id=job.id, _expires=self.timeout)
-            await self._redis.publish(keys.WAKE_CHANNEL, b"")
+            if idempotency_key is None:
+                await self._admit_and_enqueue(job, caller)
+                return job.id
+            claim = Claim(caller, idempotency_key, body, job.id)
+            first = await claim.take(self._redis, self._claim_ttl)
+            if first is not None:
+                return first
+            try:
+                await self._admit_and_enqueue(replace(job, idempotency=(claim.key, claim.value)), caller)
+            except BaseException:
+                with contextlib.suppress(RedisError, OSError):
+                    await release(self._redis, claim.key, claim.value)
+                raise
+            return job.id
         except (RedisError, OSError) as exc:
             raise ServiceUnavailable("Redis is unavailable; try again shortly", retry_after=REDIS_RETRY_AFTER) from exc
+
+    async def _admit_and_enqueue(self, job: GenerateJob, caller: str) -> None:
+        await self._admission.admit(caller)
+        # Jobs nobody waits for any more expire instead of running.
+        await self._redis.enqueue_job("generate", encode(job), _job_id=job.id, _expires=self.timeout)
+        await self._redis.publish(keys.WAKE_CHANNEL, b"")
 
     @contextlib.asynccontextmanager
     async def follow(self, job_id: str) -> AsyncIterator[Follower]:
@@ -50,6 +74,4 @@ class JobGateway:
 
 
 def timed_out(job_id: str, timeout: float) -> RequestTimeout:
-    return RequestTimeout(
-        f"no image within {timeout:g} s (job {job_id})"
-    )
+    return RequestTimeout(f"no image within {timeout:g} s (job {job_id})")

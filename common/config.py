@@ -39,8 +39,14 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         cors_origins=env.items("CORS_ORIGINS") or ("*",),
         public_base_url=(env.text("PUBLIC_BASE_URL") or "").rstrip("/") or None,
         trust_proxy_headers=env.flag("TRUST_PROXY_HEADERS", False),
+        enhance_images_api=env.flag("ENHANCE_IMAGES_API", False),
         host=env.text("HOST", "127.0.0.1"),
         port=env.integer("PORT", 8000, low=1, high=65535),
+        rate_limit_per_minute=env.integer("RATE_LIMIT_PER_MINUTE", 0, low=0),
+        max_queue_depth=env.integer("MAX_QUEUE_DEPTH", 1000, low=1),
+        cache_high_water=env.number("CACHE_HIGH_WATER", 0.9, low=0.05, high=1.0),
+        metrics_key=env.text("METRICS_KEY"),
+        job_lease=env.integer("JOB_LEASE_SECONDS", 30, low=2, high=600),
     )
     if settings.default_model and not settings.find_model(settings.default_model):
         env.problem(f"DEFAULT_MODEL names {settings.default_model!r}, which no provider serves")

@@ -51,8 +51,14 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     cors_origins: tuple[str, ...] = ("*",)
     public_base_url: str | None = None
     trust_proxy_headers: bool = False
+    enhance_images_api: bool = False  # Images API clients usually send finished prompts
     host: str = "127.0.0.1"
     port: int = 8000
+    rate_limit_per_minute: int = 0  # per gateway key; 0: off
+    max_queue_depth: int = 1000  # jobs waiting to start
+    cache_high_water: float = 0.9  # share of Redis maxmemory past which new work is refused
+    metrics_key: str | None = None
+    job_lease: int = 30  # seconds before a dead worker's job runs elsewhere
 
     def find_model(self, name: str) -> tuple[ProviderSpec, ModelSpec] | None:
         for provider in self.providers:

@@ -32,3 +32,17 @@ def key_cursor(provider: str) -> str:
 def key_bench(provider: str, key_hash: str) -> str:
     """Present while a key is benched; keys are named by a hash, never stored."""
     return f"{PREFIX}provider:{provider}:bench:{key_hash}"
+
+
+# Hash: worker id → jobs it is running now (refreshed with its heartbeat).
+WORKER_LOAD = PREFIX + "worker-load"
+
+
+def rate_log(caller: str) -> str:
+    """Sorted set of one gateway key's (by hash) requests in the last minute, by time."""
+    return f"{PREFIX}rate:{caller}"
+
+
+def idempotency(caller: str, key_hash: str) -> str:
+    """The job an Idempotency-Key (by hash) of one gateway key (by hash) started."""
+    return f"{PREFIX}idempotency:{caller}:{key_hash}"

@@ -27,6 +27,7 @@ class GenerateJob(msgspec.Struct, kw_only=True, frozen=True):
     enhance: bool = False
     stream: bool = False  # the client watches progress: stream the LLM's reasoning too
     notes: tuple[str, ...] = ()  # remarks from the api for the answer
+    idempotency: tuple[str, str] | None = None  # (Redis key, value) of the claim to free if the job fails
 
 
 class StoredImage(msgspec.Struct, frozen=True, kw_only=True):

@@ -13,6 +13,7 @@ from msgspec.structs import replace
 
 from common import keys
 from common.errors import GatewayError, NotFound
+from common.idempotency import release
 from common.logs import request_id
 from common.schemas import Completed, Failed, GenerateJob, JobEvent, JobResult, Progress, decode_job, decode_result, encode
 from common.sizing import plan_size
@@ -47,12 +48,18 @@ async def _run(services: Services, job: GenerateJob) -> JobEvent:
     try:
         result = await make_images(services, job)
     except GatewayError as exc:
-        return Failed(exc.info())
+        return await _failed(services, job, exc)
     except Exception:
         log.exception("job failed unexpectedly", extra={"job_id": job.id})
-        return Failed(GatewayError("the image could not be made because of an internal error").info())
+        return await _failed(services, job, GatewayError("the image could not be made because of an internal error"))
     await services.redis.set(keys.job_result(job.id), encode(result), ex=services.settings.image_expiration)
     return Completed(result)
+
+
+async def _failed(services: Services, job: GenerateJob, error: GatewayError) -> JobEvent:
+    if job.idempotency is not None:  # a failed job frees its Idempotency-Key for a fresh try
+        await release(services.redis, *job.idempotency)
+    return Failed(error.info())
 
 
 async def make_images(services: Services, job: GenerateJob) -> JobResult:

@@ -25,18 +25,18 @@ from common.schemas import Failed
 
 log = logging.getLogger("imagegate.worker")
 
-# A job whose worker died runs again once its lease lapses (arq alone waits the job timeout).
-LEASE_SECONDS = 30
-RENEW_EVERY = 10
 HEARTBEAT_EVERY = 5
 # The safety-net poll: deferred retries and wake-ups lost during a Redis outage are found by it.
 IDLE_POLL = 2.0
 
 
 class GatewayWorker(Worker):
-    def __init__(self, *args, **kwargs) -> None:
+    """`lease_seconds`: a job whose worker died runs again once its lease lapses (arq alone
+    would wait for the whole job timeout); the lease is renewed every third of it."""
+
+    def __init__(self, *args, lease_seconds: int = 30, **kwargs) -> None:
         super().__init__(*args, poll_delay=0, **kwargs)
-        self.in_progress_timeout_s = LEASE_SECONDS
+        self.in_progress_timeout_s = self.lease_seconds = lease_seconds
         self.worker_id = f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(3)}"
         self._wake = asyncio.Event()
         self._last_beat = 0.0
@@ -58,7 +58,8 @@ class GatewayWorker(Worker):
             await asyncio.sleep(1)
             return
         with contextlib.suppress(TimeoutError):
-            async with asyncio.timeout(IDLE_POLL):
+            # Wake at least three times a lease, so leases are renewed in time.
+            async with asyncio.timeout(min(IDLE_POLL, self.lease_seconds / 3)):
                 await self._wake.wait()
 
     def _release_sem_dec_counter_on_complete(self) -> None:
@@ -72,9 +73,11 @@ class GatewayWorker(Worker):
             async with self.pool.pipeline(transaction=False) as pipe:
                 pipe.zadd(keys.WORKERS, {self.worker_id: now})
                 pipe.zremrangebyscore(keys.WORKERS, 0, now - 60)
+                # What the api subtracts from the queue to count jobs waiting to start.
+                pipe.hset(keys.WORKER_LOAD, self.worker_id, len(self.tasks))
                 await pipe.execute()
             self._last_beat = now
-        if now - self._last_renewal >= RENEW_EVERY:
+        if now - self._last_renewal >= self.lease_seconds / 3:
             await self._renew_leases()
             self._last_renewal = now
 
@@ -83,7 +86,7 @@ class GatewayWorker(Worker):
         if running:
             async with self.pool.pipeline(transaction=False) as pipe:
                 for job_id in running:
-                    pipe.pexpire(in_progress_key_prefix + job_id, LEASE_SECONDS * 1000, xx=True)
+                    pipe.pexpire(in_progress_key_prefix + job_id, self.lease_seconds * 1000, xx=True)
                 await pipe.execute()
 
     async def _listen_for_wakeups(self) -> None:
@@ -110,4 +113,5 @@ class GatewayWorker(Worker):
         with contextlib.suppress(RedisError, OSError):
             if self._pool is not None:
                 await self.pool.zrem(keys.WORKERS, self.worker_id)
+                await self.pool.hdel(keys.WORKER_LOAD, self.worker_id)
         await super().close()

@@ -50,6 +50,7 @@ def create_worker(
         handle_signals=handle_signals,
         ctx={"settings": settings, "transport": transport},
         log_results=False,
+        lease_seconds=settings.job_lease,
         job_serializer=job_serializer,
         job_deserializer=job_deserializer,
     )

@@ -26,15 +26,17 @@ async def chat_completions(
         data, chat_prompt(data), settings, request_id=request_id, stream=data.stream, enhance_default=True
     )
     base_url = public_base_url(request, settings)
-    await gateway.submit(job)
-    completion_id = f"chatcmpl-{job.id}"
+    job_id = await gateway.submit(
+        job, caller=request.state.caller, idempotency_key=request.headers.get("idempotency-key"), body=await request.body()
+    )
+    completion_id = f"chatcmpl-{job_id}"
     if data.stream:
         include_usage = data.stream_options is not None and data.stream_options.include_usage
         writer = ChunkWriter(completion_id, job.model)
         return Stream(
-            chat_stream(gateway, job.id, writer, base_url, include_usage),
+            chat_stream(gateway, job_id, writer, base_url, include_usage),
             media_type="text/event-stream",
             headers=SSE_HEADERS,
         )
-    result = await gateway.outcome(job.id)
+    result = await gateway.outcome(job_id)
     return Response(completion(completion_id, job.model, result, base_url))
