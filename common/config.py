@@ -5,6 +5,7 @@ import os
 from collections.abc import Mapping
 
 from common.config_types import ProviderSpec, Settings
+from common.enhance_config import enhance_settings
 from common.env import EnvReader
 from common.families import PLACEHOLDER, PROVIDER_FAMILIES
 
@@ -27,6 +28,7 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
     check_unique_models(env, providers)
     settings = Settings(
         providers=providers,
+        enhance=enhance_settings(env),
         gateway_keys=gateway_keys(env),
         allow_anonymous=env.flag("ALLOW_ANONYMOUS", False),
         redis_url=env.text("REDIS_URL"),

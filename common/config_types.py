@@ -5,7 +5,7 @@ import msgspec
 from common.sizes import DEFAULT_TABLE, Size
 
 # The kinds of upstream API an adapter exists for.
-KINDS = frozenset({"openai", "placeholder"})
+KINDS = frozenset({"openai", "siliconflow", "cloudflare", "exacg", "a1111", "chat", "placeholder"})
 
 
 class ModelSpec(msgspec.Struct, frozen=True, kw_only=True):
@@ -24,6 +24,9 @@ class ModelSpec(msgspec.Struct, frozen=True, kw_only=True):
     seeds: bool = True  # whether the upstream honours a seed
     batch: int = 1  # images one upstream call can return
     prompt_limit: int = 4000
+    # The optional fields of ours ("negative_prompt", "steps", "cfg") the upstream takes for
+    # this model; the adapter drops the others instead of forwarding them.
+    params: tuple[str, ...] = ()
 
 
 class ProviderSpec(msgspec.Struct, frozen=True, kw_only=True):
@@ -35,10 +38,23 @@ class ProviderSpec(msgspec.Struct, frozen=True, kw_only=True):
     keys: tuple[str, ...] = ()
     models: tuple[ModelSpec, ...] = ()
     options: dict[str, str | int | float | bool] = {}
+    timeout: float | None = None  # seconds for one call; None: PROVIDER_TIMEOUT
+
+
+class EnhanceSpec(msgspec.Struct, frozen=True, kw_only=True):
+    """The LLM that rewrites ideas into image prompts: an OpenAI-compatible /chat/completions."""
+
+    mode: str  # "plain", or "reasoning": the model thinks first (<think> or reasoning_content)
+    base_url: str
+    keys: tuple[str, ...] = ()  # tried in turn; none: no Authorization header (a local LLM)
+    model: str
+    system_prompt: str | None = None  # None: imagegate's own (worker/enhance_prompts.py)
+    timeout: float = 10.0
 
 
 class Settings(msgspec.Struct, frozen=True, kw_only=True):
     providers: tuple[ProviderSpec, ...]
+    enhance: EnhanceSpec | None = None
     gateway_keys: tuple[str, ...] = ()
     allow_anonymous: bool = False
     redis_url: str | None = None
