@@ -1,21 +1,10 @@
 """The chat answer, in the Z-Image script's layout so the regular expressions its users wrote
 keep working; every piece of user or LLM text is neutralised first."""
 
-import re
-
 from api.urls import image_url
+from common.markup import neutralise
 from common.schemas import JobResult
 from common.sizing import describe_ratio
-
-_MARKDOWN_SPECIAL = re.compile(r"([\\`*_\[\]<>!|#~])")
-
-
-def neutralise(text: str) -> str:
-    """`text` on one line, unable to form a link, an image, HTML or a heading."""
-    text = " ".join(text.split())
-    text = _MARKDOWN_SPECIAL.sub(r"\\\1", text)
-    # Bare URLs are auto-linked by many chat apps: a zero-width space breaks the pattern.
-    return text.replace("://", ":\u200b//").replace("www.", "www\u200b.")
 
 
 def render(result: JobResult, base_url: str) -> str:
@@ -25,6 +14,8 @@ def render(result: JobResult, base_url: str) -> str:
     if result.enhanced:
         lines += ["**✨ Enhanced Prompt:**", neutralise(result.prompt), "", "**📝 Original Input:**", neutralise(result.original), ""]
     else:
+        if result.enhance_failure:  # the Z-Image script's label, then why
+            lines += [f"**⚠️ Enhancement failed, using original prompt** ({neutralise(result.enhance_failure)})", ""]
         lines += ["**📝 Prompt:**", neutralise(result.prompt), ""]
     first = result.images[0]
     lines.append(f"**🎨 Aspect Ratio:** {result.ratio or describe_ratio(first.width, first.height)}")

@@ -53,6 +53,7 @@ class JobResult(msgspec.Struct, frozen=True, kw_only=True):
     seed: int | None = None  # only when the upstream honours seeds
     notes: tuple[str, ...] = ()
     usage: Usage = Usage()
+    enhance_failure: str | None = None  # why the configured LLM could not enhance the prompt
 
 
 class Progress(msgspec.Struct, frozen=True, tag="progress"):

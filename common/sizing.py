@@ -29,7 +29,10 @@ def check_size(model: ModelSpec, width: int, height: int, param: str) -> None:
         raise InvalidRequest(f"{model.name} takes sides from {low} to {high} px; got {width}x{height}", param=param, code="unsupported_size")
 
 
-def plan_size(model: ModelSpec, width: int | None, height: int | None, ratio: str | None) -> SizePlan:
+def plan_size(
+    model: ModelSpec, width: int | None, height: int | None, ratio: str | None, suggested: str | None = None
+) -> SizePlan:
+    """`ratio` is the user's (its loss is noted when the model decides); `suggested` the LLM's."""
     if model.decides_size:
         asked = f"{width}x{height}" if width and height else ratio
         notes = (f"{model.name} chooses its own size: {asked} was not honoured",) if asked else ()
@@ -37,7 +40,7 @@ def plan_size(model: ModelSpec, width: int | None, height: int | None, ratio: st
     if width and height:
         target, label = (width, height), None
     else:
-        label = ratio if ratio in model.table else "1:1"
+        label = next((r for r in (ratio, suggested) if r in model.table), "1:1")
         target = model.table[label]
     if model.fixed_sizes and target not in model.fixed_sizes:
         snapped = closest_size(model.fixed_sizes, *target)
