@@ -16,7 +16,9 @@ from api.jobs import JobGateway
 from api.routes.chat import chat_completions
 from api.routes.health import health
 from api.routes.images import serve_image
+from api.routes.metrics import metrics_page
 from api.routes.models import get_model, list_models
+from api.observability import ApiMetrics, observe
 from common.config_types import Settings
 from common.events import EventHub
 from common.images import ImageStore
@@ -53,11 +55,14 @@ def create_app(settings: Settings, redis: ArqRedis | None = None) -> Litestar:
             if redis is None:
                 await client.aclose()
 
-    return Litestar(
-        route_handlers=[chat_completions, list_models, get_model, health, serve_image],
+    api_metrics = ApiMetrics()
+    app = Litestar(
+        route_handlers=[
+            chat_completions, list_models, get_model, health, serve_image, metrics_page,
+        ],
         lifespan=[resources],
-        state=State({"settings": settings}),
-        dependencies={name: _provide(name) for name in ("settings", "redis", "gateway", "images")},
+        state=State({"settings": settings, "api_metrics": api_metrics}),
+        dependencies={name: _provide(name) for name in ("settings", "redis", "gateway", "images", "api_metrics")},
         exception_handlers=EXCEPTION_HANDLERS,
         cors_config=CORSConfig(
             allow_origins=list(settings.cors_origins),
@@ -68,3 +73,6 @@ def create_app(settings: Settings, redis: ArqRedis | None = None) -> Litestar:
         openapi_config=OpenAPIConfig(title="imagegate", version="0.1.0", path="/schema"),
         logging_config=None,
     )
+    # Outside Litestar's own handler, so 404s, preflights and errors are observed too.
+    app.asgi_handler = observe(app.asgi_handler, api_metrics)
+    return app

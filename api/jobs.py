@@ -55,6 +55,10 @@ class JobGateway:
         await self._redis.enqueue_job("generate", encode(job), _job_id=job.id, _expires=self.timeout)
         await self._redis.publish(keys.WAKE_CHANNEL, b"")
 
+    @property
+    def waiting(self) -> int:
+        return self._hub.waiting
+
     @contextlib.asynccontextmanager
     async def follow(self, job_id: str) -> AsyncIterator[Follower]:
         async with self._hub.follow(job_id) as follower:

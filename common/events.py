@@ -13,6 +13,7 @@ from collections import deque
 from collections.abc import AsyncIterator
 
 from redis.asyncio import Redis
+from redis.asyncio.client import Pipeline
 from redis.exceptions import RedisError
 
 from common import keys
@@ -46,10 +47,12 @@ class EventLog:
         self._append = redis.register_script(_APPEND)
         self._ttl_ms = ttl_seconds * 1000
 
-    async def append(self, job_id: str, event: JobEvent) -> None:
+    async def append(self, job_id: str, event: JobEvent, pipe: Pipeline | None = None) -> None:
+        """Append now, or, given a pipeline, when that pipeline executes."""
         await self._append(
             keys=[keys.job_events(job_id), keys.EVENTS_CHANNEL],
             args=[encode(event), self._ttl_ms, MAX_EVENTS, job_id],
+            client=pipe,
         )
 
 
@@ -113,6 +116,11 @@ class EventHub:
         self._redis = redis
         self._followers: dict[str, set[Follower]] = {}
         self.connected = asyncio.Event()
+
+    @property
+    def waiting(self) -> int:
+        """Followers registered in this process (requests waiting for a job)."""
+        return sum(len(followers) for followers in self._followers.values())
 
     @contextlib.asynccontextmanager
     async def follow(self, job_id: str) -> AsyncIterator[Follower]:

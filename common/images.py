@@ -1,6 +1,7 @@
 """The image cache: bytes under a random 128-bit id with their type and size, for a TTL."""
 
 import secrets
+import time
 from typing import NamedTuple
 
 import msgspec
@@ -9,6 +10,20 @@ from redis.asyncio import Redis
 from common import keys
 from common.imageinfo import ImageInfo
 from common.schemas import StoredImage
+
+# Drop expired entries from the expiry index and their bytes from the total; return the total.
+_CACHED_BYTES = """
+local expired = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1])
+local freed = 0
+for _, entry in ipairs(expired) do
+  freed = freed + tonumber(string.match(entry, ':(%d+)$'))
+end
+if #expired > 0 then
+  redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', ARGV[1])
+  return redis.call('DECRBY', KEYS[2], freed)
+end
+return tonumber(redis.call('GET', KEYS[2]) or '0')
+"""
 
 _decode_meta = msgspec.msgpack.Decoder(StoredImage).decode
 _encode = msgspec.msgpack.Encoder().encode
@@ -45,8 +60,14 @@ class ImageStore:
         async with self._redis.pipeline(transaction=True) as pipe:
             pipe.hset(key, mapping={"meta": _encode(meta), "data": data})
             pipe.expire(key, self.ttl_seconds)
+            pipe.zadd(keys.IMAGE_EXPIRIES, {f"{meta.id}:{len(data)}": time.time() + self.ttl_seconds})
+            pipe.incrby(keys.IMAGE_BYTES, len(data))
             await pipe.execute()
         return meta
+
+    async def cached_bytes(self) -> int:
+        """Bytes of the images still cached (expired ones are subtracted as they are found)."""
+        return int(await self._redis.eval(_CACHED_BYTES, 2, keys.IMAGE_EXPIRIES, keys.IMAGE_BYTES, time.time()))
 
     async def get(self, image_id: str) -> CachedImage | None:
         key = keys.image(image_id)

@@ -46,3 +46,11 @@ def rate_log(caller: str) -> str:
 def idempotency(caller: str, key_hash: str) -> str:
     """The job an Idempotency-Key (by hash) of one gateway key (by hash) started."""
     return f"{PREFIX}idempotency:{caller}:{key_hash}"
+
+# Hash of counters the workers add to and the api's /metrics renders (common/metrics.py).
+METRICS = PREFIX + "metrics"
+
+# Every stored image as `<id>:<bytes>` scored by its expiry, and the running total of their
+# bytes: what /metrics reports as cached bytes, without scanning the keyspace.
+IMAGE_EXPIRIES = PREFIX + "image-expiries"
+IMAGE_BYTES = PREFIX + "image-bytes"

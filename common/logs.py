@@ -38,5 +38,7 @@ def configure(level: str = "INFO") -> None:
     root.setLevel(level.upper())
     # Access logs would repeat every request; our own request log line replaces them.
     logging.getLogger("uvicorn.access").disabled = True
-    # arq logs each job with its arguments; our own "job finished" line replaces that.
-    logging.getLogger("arq.worker").setLevel(logging.WARNING)
+    # arq logs each job with its arguments, httpx each request with its URL (an upstream's
+    # address, sometimes a signed query): our own lines replace both.
+    for noisy in ("arq.worker", "httpx", "httpcore"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)

@@ -11,12 +11,14 @@ import time
 
 from msgspec.structs import replace
 
-from common import keys
+from common import keys, metrics
+from common.config_types import ProviderSpec
 from common.errors import GatewayError, NotFound
 from common.idempotency import release
 from common.logs import request_id
 from common.schemas import Completed, Failed, GenerateJob, JobEvent, JobResult, Progress, decode_job, decode_result, encode
 from common.sizing import plan_size
+from worker.failover import Images, Notify
 from worker.providers import ADAPTERS
 from worker.providers.base import ImageRequest
 from worker.services import Services
@@ -30,13 +32,26 @@ async def generate(ctx: dict, payload: bytes) -> None:
     token = request_id.set(job.request_id)
     started = time.perf_counter()
     try:
-        event = await _previous_result(services, job.id) or await _run(services, job)
-        await services.events.append(job.id, event)
-        outcome = "completed" if isinstance(event, Completed) else event.error.code
-        log.info("job finished", extra={"job_id": job.id, "model": job.model, "outcome": outcome,
-                                       "duration_ms": round((time.perf_counter() - started) * 1000)})
+        previous = await _previous_result(services, job.id)
+        event = previous or await _run(services, job)
+        await _finish(services, job, event, time.perf_counter() - started, store_result=previous is None)
     finally:
         request_id.reset(token)
+
+
+async def _finish(services: Services, job: GenerateJob, event: JobEvent, seconds: float, store_result: bool) -> None:
+    """Keep the result, announce the outcome and count it, in one round trip."""
+    outcome = "completed" if isinstance(event, Completed) else event.error.code or "failed"
+    found = services.settings.find_model(job.model)
+    provider = found[0].name if found else "unknown"
+    async with services.redis.pipeline(transaction=False) as pipe:
+        if store_result and isinstance(event, Completed):
+            pipe.set(keys.job_result(job.id), encode(event.result), ex=services.settings.image_expiration)
+        await services.events.append(job.id, event, pipe)
+        metrics.job_finished(pipe, provider, job.model, outcome, seconds)
+        await pipe.execute()
+    log.info("job finished", extra={"job_id": job.id, "provider": provider, "model": job.model,
+                                   "outcome": outcome, "duration_ms": round(seconds * 1000)})
 
 
 async def _previous_result(services: Services, job_id: str) -> JobEvent | None:
@@ -52,7 +67,6 @@ async def _run(services: Services, job: GenerateJob) -> JobEvent:
     except Exception:
         log.exception("job failed unexpectedly", extra={"job_id": job.id})
         return await _failed(services, job, GatewayError("the image could not be made because of an internal error"))
-    await services.redis.set(keys.job_result(job.id), encode(result), ex=services.settings.image_expiration)
     return Completed(result)
 
 
@@ -86,15 +100,11 @@ async def make_images(services: Services, job: GenerateJob) -> JobResult:
         quality=job.quality,
         style=job.style,
     )
-    adapter = ADAPTERS[provider.kind]
-    batches = await asyncio.gather(
-        *(
-            services.failover.run(provider, adapter, _batch(base, model.seeds, first, size), notify)
-            for first, size in _split(job.n, model.batch)
-        )
-    )
-    images = [image for batch in batches for image in batch][: job.n]
+    images = await _upstream_images(services, provider, base, job.n, notify)
     stored = [await services.store.put(data, info) for data, info in images]
+    notes = (*job.notes, *plan.notes)
+    if len(images) < job.n:  # some OpenAI-compatible servers ignore `n`
+        notes += (f"{provider.name} returned {len(images)} of the {job.n} images asked for",)
     return JobResult(
         images=tuple(stored),
         model=model.name,
@@ -102,8 +112,24 @@ async def make_images(services: Services, job: GenerateJob) -> JobResult:
         original=job.original,
         ratio=plan.ratio,
         seed=seed if model.seeds else None,
-        notes=(*job.notes, *plan.notes),
+        notes=notes,
     )
+
+
+async def _upstream_images(services: Services, provider: ProviderSpec, base: ImageRequest, n: int, notify: Notify) -> Images:
+    """`n` images in as few upstream calls as the model's batch allows, the calls in parallel."""
+    adapter, model = ADAPTERS[provider.kind], base.model
+    batches = await asyncio.gather(
+        *(
+            services.failover.run(provider, adapter, _batch(base, model.seeds, first, size), notify)
+            for first, size in _split(n, model.batch)
+        ),
+        return_exceptions=True,  # every call ends before the job does: none outlives a failed job
+    )
+    for batch in batches:
+        if isinstance(batch, BaseException):
+            raise batch
+    return [image for batch in batches for image in batch][:n]
 
 
 def _split(n: int, batch: int) -> list[tuple[int, int]]:

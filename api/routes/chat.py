@@ -1,7 +1,5 @@
 """POST /v1/chat/completions: the last user message becomes an image, waited for or streamed."""
 
-import secrets
-
 from litestar import Request, Response, post
 from litestar.response import Stream
 
@@ -13,6 +11,7 @@ from api.schemas import ChatCompletion, ChatCompletionRequest
 from api.sse import chat_stream
 from api.urls import public_base_url
 from common.config_types import Settings
+from common.logs import request_id
 
 SSE_HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
 
@@ -21,9 +20,8 @@ SSE_HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
 async def chat_completions(
     request: Request, data: ChatCompletionRequest, gateway: JobGateway, settings: Settings
 ) -> Stream | Response[ChatCompletion]:
-    request_id = secrets.token_hex(8)
     job = build_job(
-        data, chat_prompt(data), settings, request_id=request_id, stream=data.stream, enhance_default=True
+        data, chat_prompt(data), settings, request_id=request_id.get() or "", stream=data.stream, enhance_default=True
     )
     base_url = public_base_url(request, settings)
     job_id = await gateway.submit(

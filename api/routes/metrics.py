@@ -1,0 +1,58 @@
+"""GET /metrics: this api process's metrics and, through Redis, the whole fleet's."""
+
+import time
+
+from arq.connections import ArqRedis
+from litestar import Request, Response, get
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
+from prometheus_client.core import GaugeMetricFamily, Metric
+
+from api.auth import bearer_token
+from api.jobs import JobGateway
+from api.observability import ApiMetrics
+from common import keys, metrics
+from common.config_types import Settings
+from common.errors import AuthenticationFailed
+from common.images import ImageStore
+from common.idempotency import digest
+
+
+class _Families:
+    """A collector that yields metric families read before the scrape is rendered."""
+
+    def __init__(self, families: list[Metric]) -> None:
+        self._families = families
+
+    def collect(self) -> list[Metric]:
+        return self._families
+
+
+def _gauge(name: str, text: str, value: float) -> GaugeMetricFamily:
+    return GaugeMetricFamily(name, text, value=value)
+
+
+@get("/metrics", include_in_schema=False)
+async def metrics_page(
+    request: Request, settings: Settings, redis: ArqRedis, images: ImageStore, gateway: JobGateway, api_metrics: ApiMetrics
+) -> Response[bytes]:
+    if settings.metrics_key and digest(bearer_token(request) or "") != digest(settings.metrics_key):
+        raise AuthenticationFailed("/metrics needs `Authorization: Bearer <METRICS_KEY>`")
+    async with redis.pipeline(transaction=False) as pipe:
+        pipe.hgetall(keys.METRICS)
+        pipe.zcard(redis.default_queue_name)
+        pipe.zcount(keys.WORKERS, time.time() - keys.HEARTBEAT_FRESH, "+inf")
+        snapshot, depth, workers = await pipe.execute()
+    fleet = CollectorRegistry(auto_describe=False)
+    fleet.register(
+        _Families(
+            [
+                *metrics.families(snapshot),
+                _gauge("imagegate_queue_depth", "Jobs queued or running", depth),
+                _gauge("imagegate_workers", "Workers with a fresh heartbeat", workers),
+                _gauge("imagegate_cached_bytes", "Bytes of images in the cache", await images.cached_bytes()),
+                _gauge("imagegate_waiting_requests", "Requests this api process holds open for a job", gateway.waiting),
+            ]
+        )
+    )
+    body = generate_latest(api_metrics.registry) + generate_latest(fleet)
+    return Response(body, media_type=CONTENT_TYPE_LATEST)
