@@ -1,6 +1,7 @@
 """Every error leaves the api in the OpenAI shape, with Retry-After and x-should-retry where due."""
 
 import logging
+import re
 
 from litestar import Request, Response
 from litestar.exceptions import HTTPException, ValidationException
@@ -9,6 +10,8 @@ from api.schemas import ErrorBody, ErrorDetail
 from common.errors import ErrorInfo, GatewayError
 
 log = logging.getLogger("imagegate.api")
+
+_MISSING_FIELD = re.compile(r"Object missing required field `([^`]+)`")
 
 # Litestar's own exceptions (routing, body limit, validation) by status.
 _HTTP_ERRORS = {
@@ -69,9 +72,11 @@ def _describe(exc: HTTPException) -> tuple[str, str | None]:
         return "the request body is larger than 1 MB", None
     if isinstance(exc, ValidationException) and isinstance(exc.extra, list) and exc.extra:
         first = exc.extra[0]
-        param = first.get("key")
+        param, message = first.get("key"), first["message"]
+        if missing := _MISSING_FIELD.match(message):  # name the field itself, not its parent
+            param = missing.group(1) if param in (None, "data") else f"{param}.{missing.group(1)}"
         if param and param != "data":
-            return f"{param}: {first['message']}", param
+            return f"{param}: {message}", param
         return "the request body must be a JSON object", None
     return "the request body is not valid JSON", None
 

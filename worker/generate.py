@@ -18,6 +18,7 @@ from common.idempotency import release
 from common.logs import request_id
 from common.schemas import Completed, Failed, GenerateJob, JobEvent, JobResult, Progress, decode_job, decode_result, encode
 from common.sizing import plan_size
+from worker.enhance import enhance_prompt
 from worker.failover import Images, Notify
 from worker.providers import ADAPTERS
 from worker.providers.base import ImageRequest
@@ -85,11 +86,12 @@ async def make_images(services: Services, job: GenerateJob) -> JobResult:
     async def notify(text: str) -> None:
         await services.events.append(job.id, Progress(text))
 
-    plan = plan_size(model, job.width, job.height, job.ratio)
+    enhancement = await enhance_prompt(services, job, model, notify)
+    plan = plan_size(model, job.width, job.height, job.ratio, enhancement.ratio)
     seed = job.seed if job.seed is not None else secrets.randbits(32)
     await notify(f"Generating {_count(job.n)} with {model.name} via {provider.name}")
     base = ImageRequest(
-        prompt=job.prompt[: model.prompt_limit],
+        prompt=enhancement.prompt[: model.prompt_limit],
         model=model,
         width=plan.width,
         height=plan.height,
@@ -110,6 +112,9 @@ async def make_images(services: Services, job: GenerateJob) -> JobResult:
         model=model.name,
         prompt=base.prompt,
         original=job.original,
+        enhanced=enhancement.enhanced,
+        usage=enhancement.usage,
+        enhance_failure=enhancement.failure,
         ratio=plan.ratio,
         seed=seed if model.seeds else None,
         notes=notes,
