@@ -4,6 +4,7 @@ import logging
 import os
 from collections.abc import Mapping
 
+from common.config_file import CONFIG_VARIABLE, ConfigFile
 from common.config_types import ProviderSpec, Settings
 from common.enhance_config import enhance_settings
 from common.env import EnvReader
@@ -23,8 +24,13 @@ class ConfigError(Exception):
 
 def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
     """Build the settings from `environ` (default: os.environ) or raise ConfigError listing every problem."""
-    env = EnvReader(os.environ if environ is None else environ)
-    providers = tuple(provider for family in PROVIDER_FAMILIES for provider in family(env)) or (PLACEHOLDER,)
+    environ = os.environ if environ is None else environ
+    file = ConfigFile.read(environ.get(CONFIG_VARIABLE))
+    # The file's [settings] first, so the environment wins for every single setting.
+    env = EnvReader({**file.settings, **environ})
+    env.problems.extend(file.problems)
+    providers = tuple(provider for family in PROVIDER_FAMILIES for provider in family(env))
+    providers = (*providers, *file.providers(env)) or (PLACEHOLDER,)
     check_unique_models(env, providers)
     settings = Settings(
         providers=providers,
@@ -49,6 +55,7 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         cache_high_water=env.number("CACHE_HIGH_WATER", 0.9, low=0.05, high=1.0),
         metrics_key=env.text("METRICS_KEY"),
         job_lease=env.integer("JOB_LEASE_SECONDS", 30, low=2, high=600),
+        worker_concurrency=env.integer("WORKER_CONCURRENCY", 500, low=1, high=10000),
     )
     if settings.default_model and not settings.find_model(settings.default_model):
         env.problem(f"DEFAULT_MODEL names {settings.default_model!r}, which no provider serves")
@@ -66,6 +73,9 @@ def gateway_keys(env: EnvReader) -> tuple[str, ...]:
 
 def check_unique_models(env: EnvReader, providers: tuple[ProviderSpec, ...]) -> None:
     owner: dict[str, str] = {}
+    names = [provider.name for provider in providers]
+    for name in sorted({name for name in names if names.count(name) > 1}):
+        env.problem(f"two providers are named {name!r}: provider names must be unique")
     for provider in providers:
         for model in provider.models:
             if model.name in owner:

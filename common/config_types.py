@@ -75,6 +75,7 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     cache_high_water: float = 0.9  # share of Redis maxmemory past which new work is refused
     metrics_key: str | None = None
     job_lease: int = 30  # seconds before a dead worker's job runs elsewhere
+    worker_concurrency: int = 500  # jobs one worker process runs at once (they mostly wait on I/O)
 
     def find_model(self, name: str) -> tuple[ProviderSpec, ModelSpec] | None:
         for provider in self.providers:

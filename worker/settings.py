@@ -23,8 +23,6 @@ class WorkerSettings:
     functions = [func(generate, name="generate", max_tries=3)]
     on_startup = on_startup
     on_shutdown = on_shutdown
-    # Jobs mostly wait on upstreams: many run at once per process.
-    max_jobs = 500
     # Results travel as job events; arq's own result records would be dead weight.
     keep_result = 0
     # SIGTERM: stop taking jobs, let running ones finish for this long.
@@ -43,7 +41,7 @@ def create_worker(
         on_startup=WorkerSettings.on_startup,
         on_shutdown=WorkerSettings.on_shutdown,
         redis_pool=redis,
-        max_jobs=WorkerSettings.max_jobs,
+        max_jobs=settings.worker_concurrency,
         keep_result=WorkerSettings.keep_result,
         job_timeout=settings.request_timeout + 30,
         job_completion_wait=int(min(settings.request_timeout, WorkerSettings.job_completion_wait)),
