@@ -27,9 +27,11 @@ def key_matches(settings: Settings, token: str) -> bool:
     return matched
 
 
-def require_gateway_key(connection: ASGIConnection, _: BaseRouteHandler) -> None:
+async def require_gateway_key(connection: ASGIConnection, _: BaseRouteHandler) -> None:
     """Let the request through or raise 401; `connection.state.caller` names the caller (a key
-    hash, or the client address when anonymous) for rate limits and idempotency."""
+    hash, or the client address when anonymous) for rate limits and idempotency.
+
+    Async only so that Litestar calls it inline: it runs sync guards on a thread pool."""
     settings: Settings = connection.app.state.settings
     if settings.allow_anonymous:
         token = bearer_token(connection)

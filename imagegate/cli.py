@@ -2,8 +2,11 @@
 
 import argparse
 import asyncio
+import os
 import sys
+from urllib.parse import urlsplit
 
+import uvloop
 from msgspec.structs import replace
 
 from common.config import ConfigError, load_settings
@@ -26,7 +29,7 @@ def _parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
-    configure()
+    configure(os.environ.get("LOG_LEVEL", "INFO"))  # read before the settings: their errors are logged
     try:
         settings = load_settings()
     except ConfigError as exc:
@@ -44,21 +47,29 @@ def main(argv: list[str] | None = None) -> int:
     elif args.command == "worker" and args.healthcheck:
         return 0 if asyncio.run(runners.worker_is_alive(settings)) else 1
     elif args.command == "worker":
-        asyncio.run(runners.run_worker(settings))
+        uvloop.run(runners.run_worker(settings))
     else:
-        asyncio.run(runners.serve(settings))
+        uvloop.run(runners.serve(settings))
     return 0
 
 
 def describe(settings: Settings) -> str:
-    rows = [("provider", "kind", "keys", "model", "upstream id")]
+    """The providers and models table: names, kinds, hosts and key counts, never a key."""
+    rows = [("provider", "kind", "base host", "keys", "model", "upstream id")]
     for provider in settings.providers:
+        host = _host(provider.base_url)
         for model in provider.models:
-            rows.append((provider.name, provider.kind, str(len(provider.keys)), model.name, model.upstream))
+            rows.append((provider.name, provider.kind, host, str(len(provider.keys)), model.name, model.upstream))
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
     table = "\n".join("  ".join(cell.ljust(width) for cell, width in zip(row, widths)).rstrip() for row in rows)
     gateway = f"{len(settings.gateway_keys)} gateway key(s)" if settings.gateway_keys else "no gateway key"
     return f"{table}\n\n{gateway}; default model: {settings.default_model or settings.model_names()[0]}"
+
+
+def _host(url: str) -> str:
+    """host[:port] only: a base URL may carry credentials in its user part or query."""
+    parts = urlsplit(url)
+    return f"{parts.hostname}:{parts.port}" if parts.port else parts.hostname or "-"
 
 
 if __name__ == "__main__":

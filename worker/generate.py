@@ -84,7 +84,8 @@ async def make_images(services: Services, job: GenerateJob) -> JobResult:
     provider, model = found
 
     async def notify(text: str) -> None:
-        await services.events.append(job.id, Progress(text))
+        if job.stream:  # only a stream shows progress; a waiting request needs the outcome alone
+            await services.events.append(job.id, Progress(text))
 
     enhancement = await enhance_prompt(services, job, model, notify)
     plan = plan_size(model, job.width, job.height, job.ratio, enhancement.ratio)

@@ -62,6 +62,18 @@ class GatewayWorker(Worker):
             async with asyncio.timeout(min(IDLE_POLL, self.lease_seconds / 3)):
                 await self._wake.wait()
 
+    async def start_jobs(self, job_ids: list[bytes]) -> None:
+        """arq checks every queued id with three round trips, including the jobs already
+        running (they stay queued until done): skip ours, and ask about the rest at once."""
+        candidates = [job_id for job_id in job_ids if job_id.decode() not in self.tasks]
+        if not candidates:
+            return
+        async with self.pool.pipeline(transaction=False) as pipe:
+            for job_id in candidates:
+                pipe.exists(in_progress_key_prefix + job_id.decode())
+            running = await pipe.execute()
+        await super().start_jobs([job_id for job_id, taken in zip(candidates, running) if not taken])
+
     def _release_sem_dec_counter_on_complete(self) -> None:
         super()._release_sem_dec_counter_on_complete()
         self._wake.set()  # a slot is free: look at the queue now
