@@ -4,6 +4,8 @@ import re
 from collections.abc import Callable
 from urllib.parse import urlsplit
 
+from msgspec.structs import replace
+
 from common.catalog import model_spec
 from common.config_types import KINDS, ModelSpec, ProviderSpec
 from common.env import EnvReader
@@ -14,6 +16,16 @@ PLACEHOLDER = ProviderSpec(
     base_url="",
     models=(model_spec("placeholder", "placeholder", "placeholder"),),
 )
+
+
+# Where each kind's upstream lives when the configuration names no base URL.
+DEFAULT_BASES = {
+    "openai": "https://api.openai.com/v1",
+    "siliconflow": "https://api.siliconflow.cn/v1",
+    "cloudflare": "https://api.cloudflare.com/client/v4",
+    "exacg": "https://sd.exacg.cc",
+}
+CLOUDFLARE_FLUX = "@cf/black-forest-labs/flux-1-schnell"
 
 
 def parse_models(kind: str, text: str) -> tuple[ModelSpec, ...]:
@@ -64,4 +76,53 @@ def image_gen(env: EnvReader) -> list[ProviderSpec]:
     return providers
 
 
-PROVIDER_FAMILIES: tuple[Callable[[EnvReader], list[ProviderSpec]], ...] = (image_gen,)
+def flux_gen(env: EnvReader) -> list[ProviderSpec]:
+    """FLUX_GEN_MODEL / FLUX_GEN_API_BASE / FLUX_GEN_API_KEY (the Flux script): one siliconflow provider."""
+    if not any(env.has(f"FLUX_GEN_{name}") for name in ("MODEL", "API_BASE", "API_KEY")):
+        return []
+    keys = env.items("FLUX_GEN_API_KEY")
+    if not keys:
+        env.problem("FLUX_GEN_API_KEY must be set too: FLUX_GEN_MODEL / FLUX_GEN_API_BASE are set")
+        return []
+    base = env.text("FLUX_GEN_API_BASE", DEFAULT_BASES["siliconflow"])
+    check_url(env, "FLUX_GEN_API_BASE", base)
+    models = parse_models("siliconflow", env.text("FLUX_GEN_MODEL", "black-forest-labs/FLUX.1-schnell"))
+    return [ProviderSpec(name="flux-gen", kind="siliconflow", base_url=base, keys=keys, models=models)]
+
+
+def zimage(env: EnvReader) -> list[ProviderSpec]:
+    """SD_API_KEY (+ SD_API_BASE, SD_MODEL_INDEX) (the Z-Image script): exacg serving `Z-Image`."""
+    keys = env.items("SD_API_KEY")
+    if not keys:
+        if env.has("SD_API_BASE") or env.has("SD_MODEL_INDEX"):
+            env.problem("SD_API_KEY must be set too: SD_API_BASE / SD_MODEL_INDEX are set")
+        return []
+    base = env.text("SD_API_BASE", DEFAULT_BASES["exacg"])
+    check_url(env, "SD_API_BASE", base)
+    options = {"model_index": env.integer("SD_MODEL_INDEX", 5, low=0)}
+    models = (model_spec("exacg", "Z-Image", "Z-Image"),)
+    return [ProviderSpec(name="exacg", kind="exacg", base_url=base, keys=keys, models=models, options=options)]
+
+
+def workers_ai(env: EnvReader) -> list[ProviderSpec]:
+    """CF_ACCOUNT_ID + CF_API_TOKEN (+ FLUX_NUM_STEPS, CF_API_BASE, CF_MODEL or FLUX_MODEL): one
+    cloudflare provider. Several tokens share one account, or pair with as many accounts."""
+    accounts, tokens = env.items("CF_ACCOUNT_ID"), env.items("CF_API_TOKEN")
+    if not accounts and not tokens:
+        return []
+    if not accounts or not tokens or len(accounts) not in (1, len(tokens)):
+        env.problem("CF_ACCOUNT_ID and CF_API_TOKEN go together: one account for every token, or one account per token")
+        return []
+    base = env.text("CF_API_BASE", DEFAULT_BASES["cloudflare"])
+    check_url(env, "CF_API_BASE", base)
+    steps = env.integer("FLUX_NUM_STEPS", 4, low=1, high=8)
+    models = parse_models("cloudflare", env.text("CF_MODEL") or env.text("FLUX_MODEL") or CLOUDFLARE_FLUX)
+    # FLUX_NUM_STEPS is the Flux script's: it sets the steps of Workers AI's flux models only.
+    models = tuple(replace(m, steps=steps) if m.upstream.startswith("@cf/black-forest-labs/") else m for m in models)
+    single = len(accounts) == 1
+    keys = tokens if single else tuple(f"{account}:{token}" for account, token in zip(accounts, tokens))
+    options = {"account_id": accounts[0]} if single else {}
+    return [ProviderSpec(name="cloudflare", kind="cloudflare", base_url=base, keys=keys, models=models, options=options)]
+
+
+PROVIDER_FAMILIES: tuple[Callable[[EnvReader], list[ProviderSpec]], ...] = (image_gen, flux_gen, zimage, workers_ai)
