@@ -29,7 +29,7 @@ async def check_target(url: str, trusted_host: str) -> None:
     unless the host is the provider's own configured one (self-hosted upstreams live there)."""
     scheme, host, port = _origin(url)
     if scheme not in ("http", "https") or not host:
-        raise UpstreamFailure(Reason.UNAVAILABLE, "the upstream answered with an image URL that is not http(s)")
+        raise UpstreamFailure(Reason.UNUSABLE, "the upstream answered with an image URL that is not http(s)")
     if host == trusted_host:
         return
     try:
@@ -37,7 +37,7 @@ async def check_target(url: str, trusted_host: str) -> None:
     except OSError as exc:
         raise UpstreamFailure(Reason.UNAVAILABLE, "the image host of the upstream's answer does not resolve") from exc
     if not all(_is_public(info[4][0]) for info in infos):
-        raise UpstreamFailure(Reason.UNAVAILABLE, "the upstream's image URL points to a private address; refused")
+        raise UpstreamFailure(Reason.UNUSABLE, "the upstream's image URL points to a private address; refused")
 
 
 async def download(client: httpx.AsyncClient, url: str, provider_url: str, auth: dict[str, str]) -> bytes:
@@ -59,4 +59,4 @@ async def download(client: httpx.AsyncClient, url: str, provider_url: str, auth:
                         status=response.status_code,
                     )
                 return await read_capped(response)
-    raise UpstreamFailure(Reason.UNAVAILABLE, f"the image URL redirected more than {MAX_REDIRECTS} times")
+    raise UpstreamFailure(Reason.UNUSABLE, f"the image URL redirected more than {MAX_REDIRECTS} times")

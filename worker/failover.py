@@ -2,6 +2,7 @@
 
 import asyncio
 import hashlib
+import logging
 import time
 from collections.abc import Awaitable, Callable
 
@@ -9,12 +10,14 @@ import httpx
 from redis.asyncio import Redis
 
 from common import keys
-from common.config_types import ProviderSpec
-from common.imageinfo import ImageInfo, sniff
+from common.config_types import ProviderSpec, Settings
 from common.errors import ContentRejected, GatewayError, RateLimited, UpstreamFailed
+from common.imageinfo import ImageInfo, sniff
 from worker.providers.base import Adapter, ImageRequest, Upstream
 from worker.redact import redact
 from worker.upstream import Reason, UpstreamFailure
+
+log = logging.getLogger("imagegate.failover")
 
 Notify = Callable[[str], Awaitable[None]]
 Images = list[tuple[bytes, ImageInfo]]
@@ -57,51 +60,68 @@ class KeyRing:
 
 
 class Failover:
-    def __init__(self, redis: Redis, client: httpx.AsyncClient, *, deadline: float, retry_on_timeout: bool) -> None:
+    """Each attempt gets the provider's timeout (PROVIDER_TIMEOUT unless it sets its own); all
+    attempts of a job share REQUEST_TIMEOUT, past which no client waits for them any more."""
+
+    def __init__(self, redis: Redis, client: httpx.AsyncClient, settings: Settings) -> None:
         self._redis = redis
         self._client = client
-        self._deadline = deadline
-        self._retry_on_timeout = retry_on_timeout
+        self._deadline = settings.request_timeout
+        self._attempt_timeout = settings.provider_timeout
+        self._retry_on_timeout = settings.retry_on_timeout
 
     async def run(self, provider: ProviderSpec, adapter: Adapter, request: ImageRequest, notify: Notify) -> Images:
         """Images from the first key that gives them; a GatewayError when none does."""
         ring = KeyRing(self._redis, provider)
-        try:
-            async with asyncio.timeout(self._deadline):
-                return await self._attempts(ring, provider, adapter, request, notify)
-        except TimeoutError:
-            raise UpstreamFailed(f"{provider.name} did not answer within {self._deadline:g} s") from None
-
-    async def _attempts(self, ring: KeyRing, provider, adapter, request, notify) -> Images:
+        deadline = time.monotonic() + self._deadline
         order, benched = await ring.plan()
         attempts = [index for index in order if index not in benched]
         if not attempts:
             raise all_benched(provider, benched)
         failures: list[UpstreamFailure] = []
         for position, index in enumerate(attempts):
+            budget = min(provider.timeout or self._attempt_timeout, deadline - time.monotonic())
+            if budget <= 0:
+                raise UpstreamFailed(f"{provider.name} gave no image within {self._deadline:g} s ({len(failures)} key(s) tried)")
             try:
-                return recognise(await adapter(Upstream(self._client, provider, ring.keys[index]), request))
+                return await self._attempt(Upstream(self._client, provider, ring.keys[index]), adapter, request, budget)
             except UpstreamFailure as failure:
-                failure.message = redact(failure.message, (*provider.keys, provider.base_url, _host(provider)))
+                failure.message = redact(failure.message, secrets_of(provider))
+                log.warning("upstream attempt failed", extra={"provider": provider.name, "key_index": index + 1,
+                                                              "reason": failure.reason.value, "status": failure.status})
                 self._stop_if_final(provider, failure)
                 await self._bench(ring, index, failure)
                 failures.append(failure)
             if position + 1 < len(attempts):
-                reason = failures[-1].reason.value
-                await notify(f"{provider.name} key {index + 1} of {len(ring.keys)}: {reason}; trying the next key")
+                await notify(
+                    f"Key {index + 1} of {len(ring.keys)} of {provider.name} failed ({failures[-1].reason.value}); "
+                    f"failing over to key {attempts[position + 1] + 1}"
+                )
         raise all_failed(provider, failures)
 
+    async def _attempt(self, upstream: Upstream, adapter: Adapter, request: ImageRequest, budget: float) -> Images:
+        try:
+            async with asyncio.timeout(budget):
+                return recognise(await adapter(upstream, request))
+        except TimeoutError:
+            raise UpstreamFailure(Reason.TIMEOUT, f"no answer within {budget:g} s") from None
+
     def _stop_if_final(self, provider: ProviderSpec, failure: UpstreamFailure) -> None:
-        if failure.reason is Reason.PROMPT:
-            raise ContentRejected(f"{provider.name} refused the prompt: {failure.message}")
-        if failure.reason is Reason.CONFIG:
-            raise UpstreamFailed(
-                f"{provider.name} rejected imagegate's request ({failure.message}); check its configuration",
-                code="upstream_misconfigured",
-            )
+        """Raise the client's error for failures another key cannot fix."""
+        name, message = provider.name, failure.message
+        final = {
+            Reason.PROMPT: lambda: ContentRejected(f"{name} refused the prompt: {message}"),
+            Reason.CONFIG: lambda: UpstreamFailed(
+                f"{name} rejected imagegate's request ({message}); check its configuration", code="upstream_misconfigured"
+            ),
+            Reason.BLOCKED: lambda: UpstreamFailed(f"{name} turned the request away before its API saw it ({message}); no key is at fault"),
+            Reason.UNUSABLE: lambda: UpstreamFailed(f"{name} answered with something imagegate cannot use: {message}"),
+        }
         if failure.reason is Reason.TIMEOUT and not self._retry_on_timeout:
             # The upstream may still be making, and billing, the image: do not pay twice.
-            raise UpstreamFailed(f"{provider.name} did not answer in time; not retried (RETRY_ON_TIMEOUT is off)")
+            raise UpstreamFailed(f"{name} did not answer in time ({message}); not retried (RETRY_ON_TIMEOUT is off)")
+        if failure.reason in final:
+            raise final[failure.reason]()
 
     async def _bench(self, ring: KeyRing, index: int, failure: UpstreamFailure) -> None:
         seconds = BENCH_SECONDS.get(failure.reason)
@@ -111,29 +131,33 @@ class Failover:
             await ring.bench(index, seconds, failure.reason)
 
 
+def secrets_of(provider: ProviderSpec) -> list[str]:
+    """What must never reach a client: the keys (and each half of a `user:pass` or
+    `account:token` key), the base URL and its host."""
+    halves = [half for key in provider.keys for half in key.split(":") if len(half) >= 6]
+    host = httpx.URL(provider.base_url).host if provider.base_url else ""
+    return [*provider.keys, *halves, provider.base_url, host]
+
+
 def recognise(images: list[bytes]) -> Images:
-    """Each image with what its magic bytes say it is; anything else fails like a bad answer."""
+    """Each image with what its magic bytes say it is; anything else is an unusable answer."""
     recognised = []
     for data in images:
         info = sniff(data)
         if info is None:
-            raise UpstreamFailure(Reason.UNAVAILABLE, "the upstream answered with something that is not a PNG, JPEG, WebP or GIF")
+            raise UpstreamFailure(Reason.UNUSABLE, "the upstream answered with something that is not a PNG, JPEG, WebP or GIF")
         recognised.append((data, info))
     if not recognised:
         raise UpstreamFailure(Reason.UNAVAILABLE, "the upstream answered without images")
     return recognised
 
 
-def _host(provider: ProviderSpec) -> str:
-    return httpx.URL(provider.base_url).host if provider.base_url else ""
-
-
 def all_failed(provider: ProviderSpec, failures: list[UpstreamFailure]) -> GatewayError:
     last = failures[-1]
     summary = f"every key of {provider.name} failed ({len(failures)} tried); last: {last.reason.value}: {last.message}"
     if all(f.reason in _RATE_REASONS for f in failures):
-        waits = [f.retry_after for f in failures if f.retry_after]
-        return RateLimited(summary, code="upstream_rate_limited", retry_after=_seconds(min(waits, default=60)))
+        wait = min(f.retry_after or BENCH_SECONDS[f.reason] for f in failures)
+        return RateLimited(summary, code="upstream_rate_limited", retry_after=_seconds(wait))
     return UpstreamFailed(summary)
 
 

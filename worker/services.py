@@ -23,7 +23,9 @@ class Services(NamedTuple):
 def build_services(settings: Settings, redis: Redis, transport: httpx.AsyncBaseTransport | None = None) -> Services:
     # One client for every upstream call: connection pools are reused across jobs.
     http = httpx.AsyncClient(
-        timeout=httpx.Timeout(settings.provider_timeout, connect=settings.connect_timeout),
+        # Each attempt as a whole is bounded by the failover loop (the provider's own timeout,
+        # the job's deadline); this is a backstop that never cuts an attempt short.
+        timeout=httpx.Timeout(_longest_timeout(settings), connect=settings.connect_timeout),
         limits=httpx.Limits(max_connections=512, max_keepalive_connections=64),
         follow_redirects=False,
         transport=transport,
@@ -34,5 +36,9 @@ def build_services(settings: Settings, redis: Redis, transport: httpx.AsyncBaseT
         http=http,
         store=ImageStore(redis, settings.image_expiration),
         events=EventLog(redis, settings.image_expiration),
-        failover=Failover(redis, http, deadline=settings.provider_timeout, retry_on_timeout=settings.retry_on_timeout),
+        failover=Failover(redis, http, settings),
     )
+
+
+def _longest_timeout(settings: Settings) -> float:
+    return max([settings.provider_timeout, *(p.timeout for p in settings.providers if p.timeout)])

@@ -24,6 +24,11 @@ class ImageRequest(msgspec.Struct, frozen=True, kw_only=True):
     quality: str | None = None
     style: str | None = None
 
+    def taken(self, name: str):
+        """The value of optional field `name` ("negative_prompt", "steps", "cfg") when the
+        model's upstream takes it, else None: fields it does not take are never forwarded."""
+        return getattr(self, name) if name in self.model.params else None
+
 
 class Upstream(NamedTuple):
     """Where and how to call: the shared client, the provider, and the key of this attempt."""
@@ -45,11 +50,16 @@ class Adapter(Protocol):
 
 def endpoint_url(base_url: str, path: str) -> str:
     """`base_url` as given, unless it stops at an API root (no path, or `/v1`): then the kind's
-    endpoint `path` (written from the root, e.g. `/v1/images/generations`) is appended."""
+    endpoint `path` (written from the root, e.g. `/v1/images/generations`) is appended, from
+    after its `/v1` when the base already ends there."""
     base = base_url.rstrip("/")
     base_path = urlsplit(base).path
     if not base_path:
         return base + path
     if base_path.endswith("/v1"):
-        return base + path.removeprefix("/v1")
+        return base + path.partition("/v1")[2]
     return base_url
+
+
+def bearer(key: str | None) -> dict[str, str]:
+    return {"Authorization": f"Bearer {key}"} if key else {}

@@ -1,0 +1,110 @@
+"""A fake Cloudflare Workers AI `/client/v4/accounts/{id}/ai/run/{model}` for its image models.
+
+flux-1-schnell takes a prompt and steps only and answers a JSON envelope with a base64 JPEG
+of a size it picks; the SDXL models answer the raw PNG. Errors come in the envelope.
+"""
+
+import base64
+from typing import Any
+
+from aiohttp import web
+
+from tests.fakes.jpeg import solid_jpeg
+from tests.fakes.payloads import CLOUDFLARE_CHALLENGE_HTML
+from tests.fakes.scenarios import FakeUpstream, bearer_key, json_object
+from tests.fakes.server import FakeServer
+
+FLUX = "@cf/black-forest-labs/flux-1-schnell"
+SDXL = ("@cf/stabilityai/stable-diffusion-xl-base-1.0", "@cf/bytedance/stable-diffusion-xl-lightning")
+FLUX_SIZE = (1024, 768)  # flux-1-schnell decides its size; the gateway must read it from the bytes
+SDXL_FIELDS = {"prompt", "negative_prompt", "width", "height", "num_steps", "guidance", "seed"}
+QUOTA = ("You have used up your daily free allocation of 10,000 neurons. Please upgrade to Cloudflare's"
+         " Workers Paid plan if you would like to continue usage.")
+
+# name -> (HTTP status, Workers AI code, message)
+ERRORS: dict[str, tuple[int, int, str]] = {
+    "daily_quota": (429, 3036, QUOTA),
+    "out_of_capacity": (429, 3040, "No more data centers to forward the request to"),
+    "account_blocked": (403, 3023, "Service unavailable for account"),
+    "upstream_timeout": (408, 3007, "Request timeout"),
+    "success_false": (200, 3040, "Capacity temporarily exceeded, please try again."),
+    "quota_in_200": (200, 3036, QUOTA),
+}
+
+
+def envelope_error(status: int, code: int, message: str) -> web.Response:
+    body = {"result": None, "success": False, "errors": [{"code": code, "message": message}], "messages": []}
+    return web.json_response(body, status=status)
+
+
+def bad_input(detail: str) -> web.Response:
+    return envelope_error(400, 5006, f"AiError: Bad input: {detail}")
+
+
+class CloudflareFake(FakeUpstream):
+    """`valid_keys` are `account_id:token` pairs: a token works for its own account only."""
+
+    scenarios = frozenset(ERRORS) | {"challenge"}
+
+    def app(self) -> web.Application:
+        app = web.Application()
+        app.router.add_post("/client/v4/accounts/{account}/ai/run/{model:.+}", self.run)
+        return app
+
+    async def run(self, request: web.Request) -> web.Response:
+        token, account = bearer_key(request), request.match_info["account"]
+        pair = f"{account}:{token}"
+        if token is None or not self.knows(pair):
+            return envelope_error(401, 10000, "Authentication error")
+        body = await json_object(request)
+        if body is None:
+            return envelope_error(400, 5004, "Invalid data type for input: expected a JSON object")
+        scenario = self.scenario(pair, str(body.get("prompt", "")))
+        if scenario == "challenge":
+            return web.Response(status=403, text=CLOUDFLARE_CHALLENGE_HTML, content_type="text/html")
+        if scenario in ERRORS:
+            return envelope_error(*ERRORS[scenario])
+        model = request.match_info["model"]
+        if model == FLUX:
+            return self._flux(body)
+        if model in SDXL:
+            return self._sdxl(body)
+        return envelope_error(400, 5007, f"No such model {model} or task")
+
+    def _flux(self, body: dict) -> web.Response:
+        if extra := sorted(set(body) - {"prompt", "steps"}):
+            return bad_input(f"Additional or unevaluated properties are not allowed ({', '.join(map(repr, extra))} were unexpected)")
+        if problem := _check_prompt(body) or _check_int(body, "steps", 1, 8):
+            return problem
+        image = solid_jpeg(*FLUX_SIZE, grey=len(self.produced) % 256)
+        self.images.produced.append(image)
+        return web.json_response({"result": {"image": base64.b64encode(image).decode()}, "success": True, "errors": [], "messages": []})
+
+    def _sdxl(self, body: dict) -> web.Response:
+        if extra := sorted(set(body) - SDXL_FIELDS):
+            return bad_input(f"Additional or unevaluated properties are not allowed ({', '.join(map(repr, extra))} were unexpected)")
+        checks = (_check_int(body, side, 256, 2048) for side in ("width", "height"))
+        if problem := _check_prompt(body) or next((c for c in checks if c), None) or _check_int(body, "num_steps", 1, 20):
+            return problem
+        image, _ = self.images.make(body.get("width", 1024), body.get("height", 1024))
+        return web.Response(body=image, content_type="image/png")
+
+
+def _check_prompt(body: dict) -> web.Response | None:
+    prompt = body.get("prompt")
+    if not isinstance(prompt, str) or not 1 <= len(prompt) <= 2048:
+        return bad_input("prompt must be a string of 1 to 2048 characters")
+    return None
+
+
+def _check_int(body: dict, name: str, low: int, high: int) -> web.Response | None:
+    value = body.get(name, low)
+    if not isinstance(value, int) or isinstance(value, bool) or not low <= value <= high:
+        return bad_input(f"'{name}' must be an integer from {low} to {high}")
+    return None
+
+
+def start_cloudflare(**kwargs: Any) -> tuple[FakeServer, CloudflareFake]:
+    """Start a fake on a free port; the gateway's CF_API_BASE is `server.url + "/client/v4"`."""
+    fake = CloudflareFake(**kwargs)
+    return FakeServer(fake.app()).start(), fake

@@ -1,0 +1,58 @@
+"""AUTOMATIC1111 / Forge / SD.Next (self-hosted): `POST {base}/sdapi/v1/txt2img`, base64 PNGs back."""
+
+import httpx
+import msgspec
+
+from worker.providers.base import ImageRequest, Upstream, bearer, endpoint_url
+from worker.upstream import Reason, UpstreamFailure, answer_failure, decode_base64, send
+
+
+class _Answer(msgspec.Struct):
+    images: list[str] = []
+
+
+_answer = msgspec.json.Decoder(_Answer).decode
+
+
+def build_body(request: ImageRequest, options: dict) -> dict:
+    body: dict = {"prompt": request.prompt, "batch_size": request.n}
+    if request.width and request.height:
+        body["width"], body["height"] = request.width, request.height
+    optional = {
+        "negative_prompt": request.taken("negative_prompt"),
+        "seed": request.seed,
+        "steps": request.taken("steps"),
+        "cfg_scale": request.taken("cfg"),
+        "sampler_name": options.get("sampler"),
+    }
+    model = request.model
+    if model.upstream != model.name:
+        # `public=checkpoint` in the configuration picks the checkpoint; a bare name keeps
+        # whatever the server has loaded. Clients never reach override_settings.
+        optional["override_settings"] = {"sd_model_checkpoint": model.upstream}
+    return body | {name: value for name, value in optional.items() if value is not None}
+
+
+def credentials(key: str | None) -> dict:
+    """`user:pass` is HTTP Basic (the server's --api-auth); any other key goes as a Bearer token."""
+    if key and ":" in key:
+        user, _, password = key.partition(":")
+        return {"auth": httpx.BasicAuth(user, password)}
+    return {"headers": bearer(key)}
+
+
+async def generate(upstream: Upstream, request: ImageRequest) -> list[bytes]:
+    url = endpoint_url(upstream.provider.base_url, "/sdapi/v1/txt2img")
+    body = build_body(request, upstream.provider.options)
+    response, answer = await send(upstream.client, "POST", url, json=body, **credentials(upstream.key))
+    if response.status_code != 200:
+        raise answer_failure(response.status_code, answer, response.headers)
+    try:
+        images = _answer(answer).images
+    except msgspec.DecodeError:
+        raise answer_failure(200, answer) from None
+    if not images:
+        raise UpstreamFailure(Reason.UNAVAILABLE, "the upstream answered without images")
+    if len(images) == request.n + 1:
+        images = images[1:]  # the batch's grid comes first unless the server's return_grid is off
+    return [decode_base64(image) for image in images]

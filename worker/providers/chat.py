@@ -1,0 +1,53 @@
+"""Another chat-style image gateway: the prompt goes as the user message of `/chat/completions`.
+
+The scripts imagegate replaces, and imagegate itself, answer with Markdown holding an image
+link; others answer JSON with a URL or base64, or the image bytes themselves.
+"""
+
+from urllib.parse import urljoin
+
+from common.sizes import closest_ratio
+from worker.download import download
+from worker.providers.base import ImageRequest, Upstream, bearer, endpoint_url
+from worker.providers.chat_answer import image_refs
+from worker.upstream import answer_failure, classify, decode_base64, is_html, send
+
+
+def user_message(request: ImageRequest) -> str:
+    """The prompt, with the ratio asked for in words those gateways parse (`ratio 16:9`):
+    a chat body has no size field they agree on."""
+    if not (request.width and request.height):
+        return request.prompt
+    ratio = closest_ratio(request.width / request.height)
+    return request.prompt if ratio == "1:1" else f"{request.prompt}, ratio {ratio}"
+
+
+def build_body(request: ImageRequest) -> dict:
+    return {
+        "model": request.model.upstream,
+        "messages": [{"role": "user", "content": user_message(request)}],
+        "stream": False,
+    }
+
+
+async def generate(upstream: Upstream, request: ImageRequest) -> list[bytes]:
+    url = endpoint_url(upstream.provider.base_url, "/v1/chat/completions")
+    auth = bearer(upstream.key)
+    response, body = await send(upstream.client, "POST", url, json=build_body(request), headers=auth)
+    if response.status_code != 200:
+        raise answer_failure(response.status_code, body, response.headers)
+    content_type = response.headers.get("content-type", "")
+    if content_type.startswith("image/"):
+        return [body]
+    refs, text = image_refs(content_type, body)
+    if not refs:
+        # Such gateways report failures as the answer's text: its words say what went wrong.
+        failed = is_html(body) or not text.strip()
+        raise answer_failure(200, body) if failed else classify(200, text.strip()[:300])
+    images = []
+    for ref in refs:
+        if ref.startswith(("http://", "https://", "/")):
+            images.append(await download(upstream.client, urljoin(url, ref), url, auth))
+        else:
+            images.append(decode_base64(ref))
+    return images

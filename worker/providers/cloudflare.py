@@ -1,0 +1,82 @@
+"""Cloudflare Workers AI: `POST {base}/accounts/{account}/ai/run/{model}`.
+
+flux-1-schnell answers a JSON envelope holding a base64 JPEG; the SDXL models answer the raw
+PNG body. Errors always come in the envelope, sometimes with HTTP 200 and `success: false`.
+"""
+
+import msgspec
+
+from worker.providers.base import ImageRequest, Upstream, bearer
+from worker.upstream import Reason, UpstreamFailure, answer_failure, decode_base64, send
+
+# Workers AI codes that say more than the HTTP status they come with: 3036 (the account's
+# daily allocation is spent) is a quota, 3040 (no data centre has capacity) is not this
+# key's rate limit, and codes arriving with HTTP 200 still name the failure.
+MEANING = {
+    "10000": 401,
+    "3036": 402,
+    "3040": 503,
+    "3023": 403, "3041": 403, "5016": 403, "5018": 403,
+    "3003": 400, "5004": 400, "5006": 400, "5007": 400,
+    "3042": 404,
+    "3006": 413,
+    "3007": 504, "3008": 504,
+}
+
+
+class _Result(msgspec.Struct):
+    image: str | None = None
+
+
+class _Envelope(msgspec.Struct):
+    success: bool = False
+    result: _Result | None = None
+
+
+_envelope = msgspec.json.Decoder(_Envelope).decode
+
+
+def run_url(upstream: Upstream, model: str) -> tuple[str, str | None]:
+    """The run URL of `model` and the API token of this attempt.
+
+    A key is `account_id:token`, or a token of the provider's `account_id` option; a base URL
+    that already ends in `/ai/run` is used as given, with the model appended."""
+    account, separator, token = (upstream.key or "").partition(":")
+    if not separator:
+        account, token = str(upstream.provider.options.get("account_id", "")), upstream.key
+    base = upstream.provider.base_url.rstrip("/")
+    if not base.endswith("/ai/run"):
+        base = f"{base}/accounts/{account}/ai/run"
+    return f"{base}/{model}", token
+
+
+def build_body(request: ImageRequest) -> dict:
+    body: dict = {"prompt": request.prompt}
+    if request.width and request.height:
+        body["width"], body["height"] = request.width, request.height
+    flux = request.model.upstream.startswith("@cf/black-forest-labs/")
+    optional = {
+        "negative_prompt": request.taken("negative_prompt"),
+        ("steps" if flux else "num_steps"): request.taken("steps"),
+        "guidance": request.taken("cfg"),
+        "seed": request.seed,
+    }
+    return body | {name: value for name, value in optional.items() if value is not None}
+
+
+async def generate(upstream: Upstream, request: ImageRequest) -> list[bytes]:
+    url, token = run_url(upstream, request.model.upstream)
+    response, body = await send(upstream.client, "POST", url, json=build_body(request), headers=bearer(token))
+    if response.status_code != 200:
+        raise answer_failure(response.status_code, body, response.headers, meaning=MEANING)
+    if not body.lstrip().startswith(b"{"):
+        return [body]  # SDXL: the image itself, recognised by its magic bytes
+    try:
+        envelope = _envelope(body)
+    except msgspec.DecodeError:
+        raise answer_failure(200, body, meaning=MEANING) from None
+    if not envelope.success:
+        raise answer_failure(200, body, meaning=MEANING)
+    if envelope.result is None or not envelope.result.image:
+        raise UpstreamFailure(Reason.UNAVAILABLE, "the upstream answered without an image")
+    return [decode_base64(envelope.result.image)]

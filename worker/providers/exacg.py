@@ -1,0 +1,61 @@
+"""梦羽 exacg: `POST {base}/api/v1/generate_image`, answering `data.image_url` to fetch at once.
+
+No official document exists; the body is the one its clients agree on. Any answer without
+`success: true` and an image URL is a failure, whatever its HTTP status.
+"""
+
+import msgspec
+
+from worker.download import download
+from worker.providers.base import ImageRequest, Upstream, bearer, endpoint_url
+from worker.upstream import answer_failure, send
+
+DEFAULT_MODEL_INDEX = 5  # Z-Image in the script imagegate replaces; other clients differ
+
+
+class _Data(msgspec.Struct):
+    image_url: str | None = None
+
+
+class _Answer(msgspec.Struct):
+    success: bool = False
+    data: _Data | None = None
+
+
+_answer = msgspec.json.Decoder(_Answer).decode
+
+
+def model_index(request: ImageRequest, options: dict) -> int:
+    """A numeric upstream id (`zimage=5`) picks the index; else the provider's `model_index`."""
+    upstream = request.model.upstream
+    return int(upstream) if upstream.isdigit() else int(options.get("model_index", DEFAULT_MODEL_INDEX))
+
+
+def build_body(request: ImageRequest, options: dict) -> dict:
+    # Every field always: its clients send them all, and nothing says which may be left out.
+    steps, cfg = request.taken("steps"), request.taken("cfg")
+    return {
+        "prompt": request.prompt,
+        "negative_prompt": request.taken("negative_prompt") or "",
+        "width": request.width or 1024,
+        "height": request.height or 1024,
+        "steps": 8 if steps is None else steps,
+        "cfg": 7.0 if cfg is None else cfg,
+        "model_index": model_index(request, options),
+        "seed": -1 if request.seed is None else request.seed,
+    }
+
+
+async def generate(upstream: Upstream, request: ImageRequest) -> list[bytes]:
+    url = endpoint_url(upstream.provider.base_url, "/api/v1/generate_image")
+    auth = bearer(upstream.key)
+    body = build_body(request, upstream.provider.options)
+    response, answer = await send(upstream.client, "POST", url, json=body, headers=auth)
+    try:
+        decoded = _answer(answer) if response.status_code == 200 else None
+    except msgspec.DecodeError:
+        decoded = None
+    if decoded is None or not decoded.success or decoded.data is None or not decoded.data.image_url:
+        raise answer_failure(response.status_code, answer, response.headers)
+    # The URL's lifetime is unknown: fetch it now.
+    return [await download(upstream.client, decoded.data.image_url, url, auth)]

@@ -1,0 +1,56 @@
+"""SiliconFlow: `POST {base}/images/generations` answering temporary `images[].url`s."""
+
+import msgspec
+
+from worker.download import download
+from worker.providers.base import ImageRequest, Upstream, bearer, endpoint_url
+from worker.upstream import Reason, UpstreamFailure, answer_failure, send
+
+MAX_GUIDANCE = 20.0  # SiliconFlow refuses a larger guidance_scale or cfg
+
+
+class _Image(msgspec.Struct):
+    url: str
+
+
+class _Answer(msgspec.Struct):
+    images: list[_Image] = []
+    data: list[_Image] = []  # newer answers mirror `images` here
+
+
+_answer = msgspec.json.Decoder(_Answer).decode
+
+
+def build_body(request: ImageRequest) -> dict:
+    upstream = request.model.upstream
+    body: dict = {"model": upstream, "prompt": request.prompt}
+    if request.width and request.height:
+        body["image_size"] = f"{request.width}x{request.height}"
+    if request.model.batch > 1:
+        body["batch_size"] = request.n
+    cfg = request.taken("cfg")
+    optional = {
+        "negative_prompt": request.taken("negative_prompt"),
+        "seed": request.seed,
+        "num_inference_steps": request.taken("steps"),
+        # Kolors calls it guidance_scale, Qwen-Image cfg.
+        ("cfg" if upstream.startswith("Qwen/") else "guidance_scale"): None if cfg is None else min(cfg, MAX_GUIDANCE),
+    }
+    return body | {name: value for name, value in optional.items() if value is not None}
+
+
+async def generate(upstream: Upstream, request: ImageRequest) -> list[bytes]:
+    url = endpoint_url(upstream.provider.base_url, "/v1/images/generations")
+    auth = bearer(upstream.key)
+    response, body = await send(upstream.client, "POST", url, json=build_body(request), headers=auth)
+    if response.status_code != 200:
+        raise answer_failure(response.status_code, body, response.headers)
+    try:
+        answer = _answer(body)
+    except msgspec.DecodeError:
+        raise answer_failure(200, body) from None
+    images = answer.images or answer.data
+    if not images:
+        raise UpstreamFailure(Reason.UNAVAILABLE, "the upstream answered without images")
+    # The URLs expire within the hour: fetch them now.
+    return [await download(upstream.client, image.url, url, auth) for image in images]
