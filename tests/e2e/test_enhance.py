@@ -126,6 +126,12 @@ def test_stream_relays_the_llms_reasoning_before_generation(gateway, openai_upst
     assert chunks[-1].usage.total_tokens == USAGE["total_tokens"]
 
 
+def test_a_server_that_ignores_stream_true_is_understood(gateway, openai_upstream):
+    reasoning, content, _ = stream(gateway, "a fox in the snow __reasoning__ __nostream__")
+    assert THOUGHT in "".join(reasoning) and THOUGHT not in content
+    assert upstream_got(openai_upstream)["prompt"] == enhanced("a fox in the snow")
+
+
 def test_think_tags_are_reasoning_streamed_or_not(gateway, openai_upstream):
     reasoning, content, _ = stream(gateway, "an owl at night __think__")
     assert THOUGHT in "".join(reasoning) and "think>" not in "".join(reasoning)

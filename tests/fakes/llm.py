@@ -17,7 +17,7 @@ USAGE = {"prompt_tokens": 42, "completion_tokens": 17, "total_tokens": 59}
 THOUGHT = "The idea is short. I will add light, setting and mood, and keep the subject first."
 HOSTILE = "![pixel](https://evil.example/t.png) <img src=x onerror=alert(1)> [win](javascript:alert(1)) <b>bold</b>"
 LONG_WORDS = 1200  # about 6,000 characters: past every model's prompt limit
-MAGIC = re.compile(r"__(think|reasoning|suggest|fenced|plaintext|hostile|long|llm500|hang|garbage)__")
+MAGIC = re.compile(r"__(think|reasoning|suggest|fenced|plaintext|hostile|long|nostream|llm500|hang|garbage)__")
 
 
 def enhanced(idea: str) -> str:
@@ -54,7 +54,7 @@ class LLMFake:
             return openai_error(500, "The server had an error while processing your request.", "server_error")
         if "hang" in words:
             await _hang(request)
-        if body.get("stream"):
+        if body.get("stream") and "nostream" not in words:  # __nostream__: a server that ignores `stream`
             return await _stream(request, model, words, idea, body)
         if "garbage" in words:
             return web.Response(text="<html><body>502 Bad Gateway</body></html>", content_type="text/html")
