@@ -16,6 +16,7 @@ from api.jobs import JobGateway
 from api.routes.chat import chat_completions
 from api.routes.health import health
 from api.routes.images import serve_image
+from api.routes.images_api import images_generations
 from api.routes.metrics import metrics_page
 from api.routes.models import get_model, list_models
 from api.observability import ApiMetrics, observe
@@ -58,7 +59,7 @@ def create_app(settings: Settings, redis: ArqRedis | None = None) -> Litestar:
     api_metrics = ApiMetrics()
     app = Litestar(
         route_handlers=[
-            chat_completions, list_models, get_model, health, serve_image, metrics_page,
+            chat_completions, images_generations, list_models, get_model, health, serve_image, metrics_page,
         ],
         lifespan=[resources],
         state=State({"settings": settings, "api_metrics": api_metrics}),

@@ -53,6 +53,25 @@ class ChatCompletionRequest(GenerationOptions, kw_only=True):
     stream_options: StreamOptions | None = None
 
 
+class ImagesRequest(GenerationOptions, kw_only=True):
+    """The OpenAI Images API body; `seed`, `negative_prompt`, `enhance`… are our extras."""
+
+    prompt: str = ""  # required, but checked by the route so the error names `prompt`
+    response_format: Literal["url", "b64_json"] | None = None
+    stream: bool = False  # gpt-image's partial-image streaming, which we refuse rather than ignore
+
+
+class ImageData(msgspec.Struct, omit_defaults=True):
+    url: str | None = None
+    b64_json: str | None = None
+    revised_prompt: str | None = None
+
+
+class ImagesResponse(msgspec.Struct):
+    created: int
+    data: list[ImageData]
+
+
 class Usage(msgspec.Struct):
     prompt_tokens: int = 0
     completion_tokens: int = 0
