@@ -29,11 +29,8 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
     # The file's [settings] first, so the environment wins for every single setting.
     env = EnvReader({**file.settings, **environ})
     env.problems.extend(file.problems)
-    providers = tuple(provider for family in PROVIDER_FAMILIES for provider in family(env))
-    providers = (*providers, *file.providers(env)) or (PLACEHOLDER,)
-    check_unique_models(env, providers)
     settings = Settings(
-        providers=providers,
+        providers=all_providers(env, file),
         enhance=enhance_settings(env),
         gateway_keys=gateway_keys(env),
         allow_anonymous=env.flag("ALLOW_ANONYMOUS", False),
@@ -69,6 +66,14 @@ def gateway_keys(env: EnvReader) -> tuple[str, ...]:
     keys = [key for name in GATEWAY_KEY_VARIABLES if (key := env.text(name))]
     keys += env.items("GATEWAY_API_KEYS")
     return tuple(dict.fromkeys(keys))
+
+
+def all_providers(env: EnvReader, file: ConfigFile) -> tuple[ProviderSpec, ...]:
+    """The environment's families, then the file's providers; the placeholder when there are none."""
+    providers = tuple(provider for family in PROVIDER_FAMILIES for provider in family(env))
+    providers = (*providers, *file.providers(env)) or (PLACEHOLDER,)
+    check_unique_models(env, providers)
+    return providers
 
 
 def check_unique_models(env: EnvReader, providers: tuple[ProviderSpec, ...]) -> None:
