@@ -15,6 +15,7 @@ from api.errors import EXCEPTION_HANDLERS
 from api.jobs import JobGateway
 from api.routes.chat import chat_completions
 from api.routes.health import health
+from api.routes.home import static_files, welcome
 from api.routes.images import serve_image
 from api.routes.images_api import images_generations
 from api.routes.metrics import metrics_page
@@ -60,6 +61,7 @@ def create_app(settings: Settings, redis: ArqRedis | None = None) -> Litestar:
     app = Litestar(
         route_handlers=[
             chat_completions, images_generations, list_models, get_model, health, serve_image, metrics_page,
+            welcome, static_files(),
         ],
         lifespan=[resources],
         state=State({"settings": settings, "api_metrics": api_metrics}),

@@ -1,0 +1,147 @@
+// The playground: key, model picker and prompt in; a streamed chat completion out.
+
+import { parseAnswer } from "./answer.js";
+import { readEvents } from "./sse.js";
+import { remember, showRecent, showResult } from "./result.js";
+import { setUpSnippets, showKeyInSnippets } from "./snippets.js";
+
+const KEY_STORAGE = "imagegate.key";
+const $ = (id) => document.getElementById(id);
+const form = $("playground");
+const keyInput = $("key");
+const modelSelect = $("model");
+
+function takeKeyFromFragment() {
+  // The fragment never reaches a server: imagegate serve hands the key over in it.
+  const key = new URLSearchParams(location.hash.slice(1)).get("key");
+  if (key === null) return;
+  localStorage.setItem(KEY_STORAGE, key);
+  history.replaceState(null, "", location.pathname + location.search);
+}
+
+function authHeaders() {
+  const key = keyInput.value.trim();
+  return key ? { Authorization: `Bearer ${key}` } : {};
+}
+
+async function errorMessage(response) {
+  try {
+    return (await response.json()).error.message;
+  } catch {
+    return `the gateway answered HTTP ${response.status}`;
+  }
+}
+
+function showError(message) {
+  $("error").textContent = message;
+  $("error").hidden = !message;
+}
+
+async function loadModels() {
+  const chosen = modelSelect.value;
+  const response = await fetch("/v1/models", { headers: authHeaders() }).catch(() => null);
+  if (!response?.ok) {
+    modelSelect.replaceChildren(new Option(keyInput.value.trim() ? "check the key" : "enter your key first", ""));
+    // Before any key is typed a 401 is expected, and the hint below the field already says so.
+    if (keyInput.value.trim()) showError(response ? await errorMessage(response) : "the gateway cannot be reached");
+    return;
+  }
+  showError("");
+  const { data } = await response.json();
+  modelSelect.replaceChildren(...data.map((model) => new Option(model.id, model.id)));
+  if (data.some((model) => model.id === chosen)) modelSelect.value = chosen;
+}
+
+function onKeyInput() {
+  const key = keyInput.value.trim();
+  localStorage.setItem(KEY_STORAGE, key);
+  $("key-hint").hidden = Boolean(key);
+  showKeyInSnippets(key);
+  clearTimeout(onKeyInput.timer);
+  onKeyInput.timer = setTimeout(loadModels, 250);
+}
+
+function requestBody() {
+  const prompt = form.prompt.value.trim();
+  const ratio = form.ratio.value;
+  return {
+    model: modelSelect.value || undefined,
+    messages: [{ role: "user", content: ratio ? `${prompt} ratio ${ratio}` : prompt }],
+    stream: true,
+    enhance: form.enhance.checked,
+  };
+}
+
+/** Stream one completion: progress goes to `onReasoning`; resolves with the Markdown answer. */
+async function complete(body, onReasoning) {
+  const response = await fetch("/v1/chat/completions", {
+    method: "POST",
+    headers: { ...authHeaders(), "Content-Type": "application/json" },
+    body: JSON.stringify(body),
+  });
+  if (!response.ok) throw new Error(await errorMessage(response));
+  let answer = "";
+  let failure = null;
+  await readEvents(response, (data) => {
+    if (data === "[DONE]") return false;
+    const chunk = JSON.parse(data);
+    if (chunk.error) {
+      failure = chunk.error.message;
+      return false;
+    }
+    const delta = chunk.choices?.[0]?.delta ?? {};
+    if (delta.reasoning_content) onReasoning(delta.reasoning_content);
+    if (delta.content) answer += delta.content;
+  });
+  if (failure) throw new Error(failure);
+  if (!answer) throw new Error("the stream ended before the image was ready");
+  return answer;
+}
+
+function onReasoning(text) {
+  const shown = $("reasoning-text");
+  shown.textContent += text;
+  const lines = shown.textContent.trim().split("\n");
+  $("status").textContent = lines[lines.length - 1];
+}
+
+async function generate(event) {
+  event.preventDefault();
+  if (!form.prompt.value.trim()) return;
+  showError("");
+  $("generate").disabled = true;
+  $("run").hidden = false;
+  $("run").classList.add("busy");
+  $("reasoning").open = true;
+  $("reasoning-text").textContent = "";
+  $("status").textContent = "Sending…";
+  const started = performance.now();
+  try {
+    const result = parseAnswer(await complete(requestBody(), onReasoning));
+    if (!result.images.length) throw new Error("the answer holds no image");
+    const seconds = (performance.now() - started) / 1000;
+    $("status").textContent = `Done in ${seconds.toFixed(seconds < 1 ? 2 : 1)} s`;
+    $("reasoning").open = false;
+    showResult(result);
+    remember(result);
+  } catch (error) {
+    $("status").textContent = "Failed";
+    // Refused before the stream began (a bad key): the error alone says it all.
+    $("run").hidden = !$("reasoning-text").textContent;
+    showError(error.message === "Failed to fetch" ? "the gateway cannot be reached" : error.message);
+  } finally {
+    $("run").classList.remove("busy");
+    $("generate").disabled = false;
+  }
+}
+
+takeKeyFromFragment();
+keyInput.value = localStorage.getItem(KEY_STORAGE) ?? "";
+keyInput.addEventListener("input", onKeyInput);
+form.addEventListener("submit", generate);
+form.prompt.addEventListener("keydown", (event) => {
+  if (event.key === "Enter" && (event.ctrlKey || event.metaKey)) form.requestSubmit();
+});
+setUpSnippets();
+onKeyInput();
+showRecent();

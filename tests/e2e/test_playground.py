@@ -1,0 +1,156 @@
+"""The welcome page's playground in headless Chromium, against real gateway processes."""
+
+import json
+import os
+import signal
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+from playwright.sync_api import Browser, Page, expect, sync_playwright
+
+from tests.e2e.test_chat_completions import openai_env
+from tests.e2e.test_serve import start_serve
+from tests.gateway import GATEWAY_KEY
+
+ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+]
+# The arrow form matters: a string expression would need eval, which the page's CSP forbids.
+IMAGE_SHOWN = "() => { const img = document.querySelector('#result:not([hidden]) #image');" \
+    " return Boolean(img && img.complete && img.naturalWidth > 0); }"
+PROMPT = "a red fox <img src=x onerror=alert(1)> in the **snow**"
+
+
+@pytest.fixture(scope="module")
+def serve():
+    """`imagegate serve` with no configuration, as a newcomer starts it: its url and printed key."""
+    process, url, key, _ = start_serve({"PATH": os.environ.get("PATH", "")})
+    try:
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            try:
+                if httpx.get(f"{url}/health").status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            time.sleep(0.05)
+        yield url, key
+    finally:
+        process.send_signal(signal.SIGINT)
+        process.wait(15)
+
+
+@pytest.fixture(scope="module")
+def browser():
+    if not os.access(CHROMIUM, os.X_OK):
+        pytest.fail(f"{CHROMIUM} is missing: .ci/run installs Debian's chromium package")
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def page(browser: Browser):
+    """A fresh browser profile; the test fails if a script throws or the CSP blocks anything."""
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    page = context.new_page()
+    problems: list[str] = []
+    page.on("pageerror", lambda error: problems.append(str(error)))
+    page.on("console", lambda message: "Content Security Policy" in message.text and problems.append(message.text))
+    yield page
+    context.close()
+    assert problems == []
+
+
+def generate(page: Page, prompt: str) -> None:
+    page.get_by_label("Prompt", exact=True).fill(prompt)
+    page.get_by_role("button", name="Generate").click()
+
+
+def test_a_prompt_becomes_an_image_in_the_browser(serve, page: Page):
+    url, key = serve
+    page.goto(f"{url}/")
+    page.get_by_label("Gateway key").fill(key)
+    expect(page.locator("#model option")).to_have_text(["placeholder"])
+    page.get_by_label("Model").select_option("placeholder")
+    page.get_by_text("16:9", exact=True).click()
+    with page.expect_request("**/v1/chat/completions") as sent:
+        generate(page, PROMPT)
+    page.wait_for_function(IMAGE_SHOWN, timeout=30_000)
+
+    body = json.loads(sent.value.post_data)
+    assert body["stream"] is True and body["enhance"] is True and body["model"] == "placeholder"
+    assert body["messages"] == [{"role": "user", "content": f"{PROMPT} ratio 16:9"}]
+    expect(page.locator("#status")).to_contain_text("Done")
+    expect(page.locator("#reasoning-text")).to_contain_text("Queued")
+    expect(page.locator("#reasoning-text")).to_contain_text("Generating an image with placeholder")
+    # The prompt comes back as text: the tag in it is shown, never parsed into the page.
+    expect(page.locator("#prompt-text")).to_contain_text(PROMPT)
+    assert page.locator("#result img").count() == 1
+    expect(page.locator("#facts")).to_contain_text("Model")
+    image_src = page.locator("#image").get_attribute("src")
+    assert image_src.startswith(f"{url}/image/")
+    expect(page.get_by_role("link", name="Download")).to_have_attribute("href", image_src)
+
+    generate(page, "a lighthouse in a storm")
+    page.wait_for_function(f"() => document.querySelector('#image').src !== {json.dumps(image_src)}")
+    page.wait_for_function(IMAGE_SHOWN)
+    thumbnails = page.locator("#recent-strip img")
+    expect(thumbnails).to_have_count(2)
+    thumbnails.nth(1).click()  # the older one comes back into view
+    expect(page.locator("#image")).to_have_attribute("src", image_src)
+    expect(page.locator("#prompt-text")).to_contain_text(PROMPT)
+    page.wait_for_function(IMAGE_SHOWN)
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=ARTIFACTS / "playground.png", full_page=True)
+
+
+def test_a_bad_key_shows_the_gateways_message(serve, page: Page):
+    url, _ = serve
+    page.goto(f"{url}/")
+    page.get_by_label("Gateway key").fill("not-the-key")
+    generate(page, "a red fox")
+    expect(page.get_by_role("alert")).to_have_text("the API key is not valid for this gateway")
+    expect(page.locator("#result")).to_be_hidden()
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=ARTIFACTS / "playground-bad-key.png", full_page=True)
+
+
+def test_the_printed_link_hands_over_the_key_and_leaves_the_address_bar(serve, page: Page):
+    url, key = serve
+    page.goto(f"{url}/#key={key}")
+    expect(page.get_by_label("Gateway key")).to_have_value(key)
+    assert page.url == f"{url}/"
+    assert page.evaluate("() => localStorage.getItem('imagegate.key')") == key
+    page.reload()
+    expect(page.get_by_label("Gateway key")).to_have_value(key)
+    expect(page.locator("#model option")).to_have_text(["placeholder"])
+
+
+def test_the_snippet_copies_with_the_base_url_and_key(serve, page: Page):
+    url, key = serve
+    page.context.grant_permissions(["clipboard-read", "clipboard-write"])
+    page.goto(f"{url}/#key={key}")
+    page.get_by_role("tab", name="curl").click()
+    page.get_by_role("button", name="Copy").click()
+    expect(page.get_by_role("button", name="Copied")).to_be_visible()
+    copied = page.evaluate("() => navigator.clipboard.readText()")
+    assert copied.startswith(f"curl {url}/v1/chat/completions")
+    assert f"Authorization: Bearer {key}" in copied and '"model": "placeholder"' in copied
+
+
+def test_an_upstream_failure_shows_its_message(start_gateway, openai_upstream, page: Page):
+    server, _ = openai_upstream
+    gateway = start_gateway(openai_env(server.url, keys="sk-upstream-500"))
+    page.goto(f"{gateway.url}/#key={GATEWAY_KEY}")
+    expect(page.locator("#model option")).to_have_text(["flux-dev", "dall-e-3"])
+    generate(page, "a red fox")
+    expect(page.get_by_role("alert")).to_contain_text("image-gen-1")
+    expect(page.locator("#status")).to_have_text("Failed")
+    expect(page.locator("#result")).to_be_hidden()
