@@ -7,7 +7,7 @@
     name = "sf"                     # unique; shown to clients in messages, never a key
     kind = "siliconflow"            # openai, siliconflow, cloudflare, exacg, a1111, chat
     base_url = "https://api.siliconflow.cn/v1"   # optional for kinds with a public API
-    keys = ["sk-1", "sk-2"]         # or keys_env = "SF_KEYS": a variable holding them
+    keys = ["sk-1", "sk-2"]         # or keys_env = "SF_TOKENS": a variable holding them
     timeout = 180                   # seconds for one call (default PROVIDER_TIMEOUT)
     models = ["kolors=Kwai-Kolors/Kolors", { name = "qwen", upstream = "Qwen/Qwen-Image", steps = 30 }]
 """
