@@ -65,7 +65,12 @@ def render_page(settings: Settings, base_url: str) -> str:
         "curl_model": json.dumps(default).replace("'", "'\\''"),
     }
     escaped = {name: html.escape(value) for name, value in values.items()}
-    return _template().substitute(escaped, model_items=_model_items(settings, default))
+    # Without an enhancement LLM the switch would do nothing: say so instead of pretending.
+    enhance = {"enhance_state": "checked", "enhance_note": ""} if settings.enhance else {
+        "enhance_state": "disabled",
+        "enhance_note": ' <span class="muted">(no enhancement LLM configured)</span>',
+    }
+    return _template().substitute(escaped, **enhance, model_items=_model_items(settings, default))
 
 
 def _model_items(settings: Settings, default: str) -> str:

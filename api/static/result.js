@@ -24,6 +24,14 @@ export function showResult({ images, fields, notes }) {
   $("facts").replaceChildren(...facts);
   $("notes").replaceChildren(...notes.map((note) => element("li", note)));
   $("result").hidden = false;
+  markShown();
+}
+
+/** Outline the strip's thumbnail of the image in view. */
+function markShown() {
+  for (const button of $("recent-strip").children) {
+    button.setAttribute("aria-current", String(button.dataset.url === $("image").src));
+  }
 }
 
 function element(tag, text) {
@@ -55,6 +63,7 @@ export function showRecent() {
   const thumbnails = entries.map((entry) => {
     const button = document.createElement("button");
     button.type = "button";
+    button.dataset.url = entry.images[0];
     button.title = entry.fields.find(([name]) => name.endsWith("Prompt"))?.[1] ?? "";
     const image = document.createElement("img");
     image.src = entry.images[0];
@@ -74,4 +83,5 @@ export function showRecent() {
   });
   $("recent-strip").replaceChildren(...thumbnails);
   $("recent").hidden = entries.length === 0;
+  markShown();
 }

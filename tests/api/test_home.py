@@ -21,6 +21,7 @@ ENV = {
     "IMAGE_GEN_API_KEY_1": "sk-upstream",
     "IMAGE_GEN_KIND_1": "openai",
     "DEFAULT_MODEL": "it's",
+    "ENHANCE_OPENAI_API_KEY": "sk-llm",
 }
 
 
@@ -43,7 +44,8 @@ async def test_the_page_needs_no_key_and_lists_the_models_escaped(client):
     assert response.status_code == 200 and response.headers["content-type"].startswith("text/html")
     assert "<code>flux-dev</code>" in page and "<code>&lt;b&gt;bold&lt;/b&gt;</code>" in page
     assert "<b>bold</b>" not in page
-    assert KEY not in page and "sk-upstream" not in page and "upstream.invalid" not in page
+    assert KEY not in page and "sk-upstream" not in page and "upstream.invalid" not in page and "sk-llm" not in page
+    assert '<input id="enhance" name="enhance" type="checkbox" checked>' in page
     assert 'href="/schema"' in page and 'href="/health"' in page
     assert '<code id="base-url" class="value">http://testserver.local/v1</code>' in page
 

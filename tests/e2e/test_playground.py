@@ -85,7 +85,9 @@ def test_a_prompt_becomes_an_image_in_the_browser(serve, page: Page):
     page.wait_for_function(IMAGE_SHOWN, timeout=30_000)
 
     body = json.loads(sent.value.post_data)
-    assert body["stream"] is True and body["enhance"] is True and body["model"] == "placeholder"
+    # With no enhancement LLM configured the switch is off and says why.
+    assert body["stream"] is True and body["enhance"] is False and body["model"] == "placeholder"
+    expect(page.get_by_label("Enhance the prompt")).to_be_disabled()
     assert body["messages"] == [{"role": "user", "content": f"{PROMPT} ratio 16:9"}]
     expect(page.locator("#status")).to_contain_text("Done")
     expect(page.locator("#reasoning-text")).to_contain_text("Queued")
@@ -101,14 +103,15 @@ def test_a_prompt_becomes_an_image_in_the_browser(serve, page: Page):
     generate(page, "a lighthouse in a storm")
     page.wait_for_function(f"() => document.querySelector('#image').src !== {json.dumps(image_src)}")
     page.wait_for_function(IMAGE_SHOWN)
-    thumbnails = page.locator("#recent-strip img")
+    thumbnails = page.locator("#recent-strip button")
     expect(thumbnails).to_have_count(2)
+    expect(thumbnails.nth(0)).to_have_attribute("aria-current", "true")
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=ARTIFACTS / "playground.png", full_page=True)
     thumbnails.nth(1).click()  # the older one comes back into view
     expect(page.locator("#image")).to_have_attribute("src", image_src)
     expect(page.locator("#prompt-text")).to_contain_text(PROMPT)
     page.wait_for_function(IMAGE_SHOWN)
-    ARTIFACTS.mkdir(exist_ok=True)
-    page.screenshot(path=ARTIFACTS / "playground.png", full_page=True)
 
 
 def test_a_bad_key_shows_the_gateways_message(serve, page: Page):
@@ -152,5 +155,7 @@ def test_an_upstream_failure_shows_its_message(start_gateway, openai_upstream, p
     expect(page.locator("#model option")).to_have_text(["flux-dev", "dall-e-3"])
     generate(page, "a red fox")
     expect(page.get_by_role("alert")).to_contain_text("image-gen-1")
+    # The failure came inside the stream, after its progress, as an error chunk.
+    expect(page.locator("#reasoning-text")).to_contain_text("Queued")
     expect(page.locator("#status")).to_have_text("Failed")
     expect(page.locator("#result")).to_be_hidden()
