@@ -8,6 +8,7 @@ from arq.connections import ArqRedis
 from arq.constants import job_key_prefix
 from arq.jobs import serialize_job
 from arq.utils import timestamp_ms
+from litestar import Request
 from msgspec.structs import replace
 from redis.exceptions import RedisError
 
@@ -15,7 +16,7 @@ from api.admission import Admission
 from api.errors import JobFailed
 from common import keys
 from common.config_types import Settings
-from common.errors import RequestTimeout, ServiceUnavailable
+from common.errors import ClientClosedRequest, RequestTimeout, ServiceUnavailable
 from common.events import EventHub, Follower
 from common.idempotency import Claim, release
 from common.redis import job_serializer
@@ -78,8 +79,23 @@ class JobGateway:
         async with self._hub.follow(job_id) as follower:
             yield follower
 
-    async def outcome(self, job_id: str) -> JobResult:
-        """The job's result; its failure raised; 504 once REQUEST_TIMEOUT has passed."""
+    async def outcome(self, job_id: str, request: Request | None = None) -> JobResult:
+        """The job's result; its failure raised; 504 once REQUEST_TIMEOUT has passed. Given the
+        `request`, the wait also ends when its client leaves (the job itself goes on)."""
+        if request is None:
+            return await self._outcome(job_id)
+        waiting = asyncio.ensure_future(self._outcome(job_id))
+        leaving = asyncio.ensure_future(_disconnected(request))
+        try:
+            await asyncio.wait((waiting, leaving), return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for task in (waiting, leaving):
+                task.cancel()
+        if not waiting.cancelled() and waiting.done():
+            return waiting.result()
+        raise ClientClosedRequest(f"the client left before job {job_id} finished")
+
+    async def _outcome(self, job_id: str) -> JobResult:
         deadline = asyncio.get_running_loop().time() + self.timeout
         async with self.follow(job_id) as follower:
             while (remaining := deadline - asyncio.get_running_loop().time()) > 0:
@@ -89,6 +105,12 @@ class JobGateway:
                 if isinstance(event, Failed):
                     raise JobFailed(event.error)
         raise timed_out(job_id, self.timeout)
+
+
+async def _disconnected(request: Request) -> None:
+    """Returns once the client has closed the connection (the body was already read)."""
+    while (await request.receive())["type"] != "http.disconnect":
+        pass
 
 
 def timed_out(job_id: str, timeout: float) -> RequestTimeout:

@@ -9,6 +9,7 @@ GatewayError            any failure we report to a client; carries status, type,
 ├── RequestTooLarge     413: body over the limit
 ├── IdempotencyKeyReused 422: same Idempotency-Key, different body
 ├── RateLimited         429: our limit, or every upstream key rate limited
+├── ClientClosedRequest 499: the client left before its answer (nginx's code; nobody reads it)
 ├── UpstreamFailed      502: every key failed, or the upstream rejected our configuration
 ├── ServiceUnavailable  503: Redis, the queue or the cache cannot take work now
 └── RequestTimeout      504: the wait passed REQUEST_TIMEOUT
@@ -112,6 +113,12 @@ class RateLimited(GatewayError):
     status = 429
     type = "rate_limit_error"
     default_code = "rate_limit_exceeded"
+
+
+class ClientClosedRequest(GatewayError):
+    status = 499
+    type = "client_closed_request"
+    default_code = "client_closed_request"
 
 
 class UpstreamFailed(GatewayError):

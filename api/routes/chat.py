@@ -36,5 +36,5 @@ async def chat_completions(
             media_type="text/event-stream",
             headers=SSE_HEADERS,
         )
-    result = await gateway.outcome(job_id)
+    result = await gateway.outcome(job_id, request)
     return Response(completion(completion_id, job.model, result, base_url))

@@ -2,7 +2,6 @@
 
 import asyncio
 import base64
-import secrets
 import time
 
 from litestar import Request, post
@@ -15,6 +14,7 @@ from api.urls import image_url, public_base_url
 from common.config_types import Settings
 from common.errors import InvalidRequest, NotFound
 from common.images import ImageStore
+from common.logs import request_id
 from common.schemas import StoredImage
 
 
@@ -30,13 +30,13 @@ async def images_generations(
     # Images API clients usually send finished prompts, so enhancement waits to be asked for.
     job = build_job(
         data, data.prompt, settings,
-        request_id=secrets.token_hex(8), stream=False, enhance_default=settings.enhance_images_api,
+        request_id=request_id.get() or "", stream=False, enhance_default=settings.enhance_images_api,
     )
     base_url = public_base_url(request, settings)
     job_id = await gateway.submit(
         job, caller=request.state.caller, idempotency_key=request.headers.get("idempotency-key"), body=await request.body()
     )
-    result = await gateway.outcome(job_id)
+    result = await gateway.outcome(job_id, request)
     # The prompt the upstream received: the enhanced one when enhancement ran.
     revised = result.prompt
     if data.response_format == "b64_json":

@@ -105,3 +105,21 @@ def test_no_secret_reaches_an_answer_or_a_log_line(openai_upstream):
         for secret in [*secrets.values(), host]:
             assert secret not in text
     assert '"level": "warning"' in logs or '"status": 502' in logs  # the failures were logged, safely
+
+
+def test_a_client_that_stops_waiting_leaves_nothing_waiting(start_gateway, openai_upstream):
+    server, _ = openai_upstream
+    gateway = start_gateway(openai_env(server.url))
+    with pytest.raises(httpx.ReadTimeout):
+        httpx.post(
+            f"{gateway.url}{CHAT}",
+            json={"model": "flux-dev", "messages": [{"role": "user", "content": "__slow:3__ an egret"}]},
+            headers=gateway.headers(),
+            timeout=0.5,
+        )
+    for _ in range(40):  # well before the job's 3 s: the wait ended with the connection
+        if sample(scrape(gateway)["imagegate_waiting_requests"], "imagegate_waiting_requests") == 0:
+            break
+        time.sleep(0.05)
+    assert sample(scrape(gateway)["imagegate_waiting_requests"], "imagegate_waiting_requests") == 0
+    assert sample(scrape(gateway)["imagegate_http_requests"], "imagegate_http_requests_total", status="499") == 1
