@@ -2,10 +2,11 @@
 
 const IMAGE = /^!\[(?:\\.|[^\]\\])*\]\((\S+)\)\s*$/;
 const LABEL = /^\*\*(?:\S+ )?([A-Za-z][A-Za-z ]*):\*\*\s*(.*)$/; // "**🎨 Aspect Ratio:** 16:9"
+const WARNING = /^\*\*⚠️ ([^*]+)\*\*\s*(.*)$/; // "**⚠️ Enhancement failed, using original prompt** (why)"
 const ESCAPED = /\\([!-\/:-@[-`{-~])/g; // a backslash before any ASCII punctuation, as in CommonMark
 
 /**
- * {images: [absolute http(s) URLs], fields: Map(label → text), notes: [text]}.
+ * {images: [absolute http(s) URLs], fields: Map(label → text), notes: [notes and warnings as text]}.
  * A label with nothing after it takes the next line (the prompts are laid out that way).
  */
 export function parseAnswer(markdown) {
@@ -17,6 +18,8 @@ export function parseAnswer(markdown) {
     const image = IMAGE.exec(line);
     const url = image && safeUrl(image[1]);
     if (url) images.push(url);
+    const warning = WARNING.exec(line);
+    if (warning) notes.push(plain(`${warning[1]} ${warning[2]}`));
     const label = LABEL.exec(line);
     if (!label) return;
     const value = plain(label[2] || lines[index + 1] || "");

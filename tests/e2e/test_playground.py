@@ -12,6 +12,7 @@ from playwright.sync_api import Browser, Page, expect, sync_playwright
 
 from tests.e2e.test_chat_completions import openai_env
 from tests.e2e.test_serve import start_serve
+from tests.fakes.llm import THOUGHT, enhanced, start_llm
 from tests.gateway import GATEWAY_KEY
 
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
@@ -43,6 +44,13 @@ def serve():
     finally:
         process.send_signal(signal.SIGINT)
         process.wait(15)
+
+
+@pytest.fixture(scope="module")
+def llm():
+    server, _ = start_llm(valid_keys=("sk-llm-good",))
+    with server:
+        yield server
 
 
 @pytest.fixture(scope="module")
@@ -159,3 +167,21 @@ def test_an_upstream_failure_shows_its_message(start_gateway, openai_upstream, p
     expect(page.locator("#reasoning-text")).to_contain_text("Queued")
     expect(page.locator("#status")).to_have_text("Failed")
     expect(page.locator("#result")).to_be_hidden()
+
+
+def test_an_enhanced_prompt_and_the_llms_reasoning_are_shown(start_gateway, llm, page: Page):
+    env = {"ENHANCE_OPENAI_API_KEY": "sk-llm-good", "ENHANCE_OPENAI_BASE_URL": f"{llm.url}/v1", "ENHANCE_OPENAI_MODEL": "fake-llm"}
+    gateway = start_gateway(env)
+    page.goto(f"{gateway.url}/#key={GATEWAY_KEY}")
+    expect(page.get_by_label("Enhance the prompt")).to_be_checked()
+    generate(page, "a fox in the snow __reasoning__")
+    page.wait_for_function(IMAGE_SHOWN, timeout=30_000)
+    expect(page.locator("#prompt-label")).to_have_text("Enhanced prompt")
+    expect(page.locator("#prompt-text")).to_have_text(enhanced("a fox in the snow"))
+    expect(page.locator("#reasoning-text")).to_contain_text(THOUGHT)
+
+    generate(page, "a quiet pond __llm500__")
+    expect(page.locator("#notes")).to_contain_text("Enhancement failed, using original prompt (")
+    expect(page.locator("#prompt-label")).to_have_text("Prompt")
+    expect(page.locator("#prompt-text")).to_have_text("a quiet pond __llm500__")
+
