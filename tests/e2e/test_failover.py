@@ -66,11 +66,12 @@ def test_benches_and_rotation_are_shared_by_worker_processes(start_gateway, upst
     server.clear()
     for model in ("bench", "rotate", "rotate"):  # bench's first request starts at its second key
         assert generate(gateway, model).status_code == 200
-    gateway.workers[0].stop()
-    second = gateway.add_worker()
+    first = gateway.workers[0]
+    first.stop()
+    gateway.add_worker()
     for model in ("bench", "bench", "rotate", "rotate"):
         assert generate(gateway, model).status_code == 200
-    assert second.logs().count("job finished") == 4
+    assert first.popen.poll() is not None  # so the second process made all of these
     used = keys_used(server)
     assert used.count("sk-revoked") == 1  # benched by the first process, skipped by the second
     # The second process goes on from where the first stopped: the counter lives in Redis.
