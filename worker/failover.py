@@ -108,20 +108,18 @@ class Failover:
 
     def _stop_if_final(self, provider: ProviderSpec, failure: UpstreamFailure) -> None:
         """Raise the client's error for failures another key cannot fix."""
-        name, message = provider.name, failure.message
-        final = {
-            Reason.PROMPT: lambda: ContentRejected(f"{name} refused the prompt: {message}"),
-            Reason.CONFIG: lambda: UpstreamFailed(
-                f"{name} rejected imagegate's request ({message}); check its configuration", code="upstream_misconfigured"
-            ),
-            Reason.BLOCKED: lambda: UpstreamFailed(f"{name} turned the request away before its API saw it ({message}); no key is at fault"),
-            Reason.UNUSABLE: lambda: UpstreamFailed(f"{name} answered with something imagegate cannot use: {message}"),
-        }
-        if failure.reason is Reason.TIMEOUT and not self._retry_on_timeout:
+        name, message, reason = provider.name, failure.message, failure.reason
+        if reason is Reason.PROMPT:
+            raise ContentRejected(f"{name} refused the prompt: {message}")
+        if reason is Reason.CONFIG:
+            raise UpstreamFailed(f"{name} rejected imagegate's request ({message}); check its configuration", code="upstream_misconfigured")
+        if reason is Reason.BLOCKED:
+            raise UpstreamFailed(f"{name} turned the request away before its API saw it ({message}); no key is at fault")
+        if reason is Reason.UNUSABLE:
+            raise UpstreamFailed(f"{name} answered with something imagegate cannot use: {message}")
+        if reason is Reason.TIMEOUT and not self._retry_on_timeout:
             # The upstream may still be making, and billing, the image: do not pay twice.
             raise UpstreamFailed(f"{name} did not answer in time ({message}); not retried (RETRY_ON_TIMEOUT is off)")
-        if failure.reason in final:
-            raise final[failure.reason]()
 
     async def _bench(self, ring: KeyRing, index: int, failure: UpstreamFailure) -> None:
         seconds = BENCH_SECONDS.get(failure.reason)

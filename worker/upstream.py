@@ -96,8 +96,9 @@ def is_html(body: bytes) -> bool:
 
 
 _SAFETY = re.compile(r"safety|moderation|content.?policy|nsfw|sensitive|inappropriate|prohibited|违规|敏感", re.I)
+# Words of a spent quota or balance, not of a per-minute limit ("quota exceeded per minute" is a rate).
 _QUOTA = re.compile(
-    r"quota|insufficient.?(balance|funds|credits?|points)|billing|daily free allocation|余额不足|积分不足|额度", re.I
+    r"insufficient.?(quota|balance|funds|credits?|points)|billing|daily free allocation|余额不足|积分不足|额度不足", re.I
 )
 _RATE = re.compile(r"rate.?limit|too many requests|请求过于频繁", re.I)
 _KEY_REFUSED = re.compile(r"api.?key|token|unauthori[sz]ed|authenticat|密钥|令牌", re.I)

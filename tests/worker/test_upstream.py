@@ -42,7 +42,8 @@ def test_error_details_reads_every_shape(body, details):
         (451, b'{"message": "Unavailable for legal reasons"}', Reason.BLOCKED),
         (200, b'{"success": false, "error": "Rate limit exceeded, slow down"}', Reason.RATE),
         (200, b'{"success": false, "error": "Invalid API key"}', Reason.KEY),
-        (500, b'{"message": "quota service down"}', Reason.UNAVAILABLE),  # a 5xx never benches a key
+        (500, b'{"message": "insufficient balance service down"}', Reason.UNAVAILABLE),  # a 5xx never benches a key
+        (429, b'{"error": {"message": "Quota exceeded for requests per minute", "code": 429}}', Reason.RATE),
         (422, b'{"detail": [{"msg": "value is not a valid integer"}]}', Reason.CONFIG),
     ],
 )
