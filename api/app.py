@@ -51,9 +51,10 @@ def create_app(settings: Settings, redis: ArqRedis | None = None) -> Litestar:
         try:
             yield
         finally:
+            hub.stop()
             listener.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await listener
+            with contextlib.suppress(asyncio.CancelledError, TimeoutError):
+                await asyncio.wait_for(listener, 3)
             if redis is None:
                 await client.aclose()
 

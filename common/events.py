@@ -17,6 +17,7 @@ from redis.asyncio.client import Pipeline
 from redis.exceptions import RedisError
 
 from common import keys
+from common.redis import subscription
 from common.schemas import JobEvent, decode_event, encode
 
 log = logging.getLogger("imagegate.events")
@@ -115,6 +116,7 @@ class EventHub:
     def __init__(self, redis: Redis) -> None:
         self._redis = redis
         self._followers: dict[str, set[Follower]] = {}
+        self._stopping = False
         self.connected = asyncio.Event()
 
     @property
@@ -137,9 +139,9 @@ class EventHub:
                     del self._followers[job_id]
 
     async def run(self) -> None:
-        """Keep the subscription alive for the life of the process, reconnecting with backoff."""
+        """Keep the subscription alive until `stop()`, reconnecting with backoff."""
         delay = 0.1
-        while True:
+        while not self._stopping:
             try:
                 await self._listen()
             except (RedisError, OSError) as exc:
@@ -150,17 +152,19 @@ class EventHub:
             else:
                 delay = 0.1
 
+    def stop(self) -> None:
+        """Make `run` return within a second. A flag, not only a cancellation: redis-py can
+        swallow a cancellation that lands inside a pub/sub read, leaving the loop running."""
+        self._stopping = True
+
     async def _listen(self) -> None:
-        async with self._redis.pubsub() as pubsub:
-            await pubsub.subscribe(keys.EVENTS_CHANNEL)
-            while (message := await pubsub.get_message(timeout=10)) is None or message["type"] != "subscribe":
-                pass
+        async with subscription(self._redis, keys.EVENTS_CHANNEL) as pubsub:
             self.connected.set()
             for followers in self._followers.values():
                 for follower in followers:
                     follower.resync()
-            while True:
-                message = await pubsub.get_message(ignore_subscribe_messages=True, timeout=30)
+            while not self._stopping:
+                message = await pubsub.get_message(ignore_subscribe_messages=True, timeout=1)
                 if message is not None:
                     self._dispatch(message["data"])
 

@@ -21,6 +21,7 @@ from redis.exceptions import RedisError
 
 from common import keys
 from common.errors import GatewayError
+from common.redis import subscription
 from common.schemas import Failed
 
 log = logging.getLogger("imagegate.worker")
@@ -39,6 +40,7 @@ class GatewayWorker(Worker):
         self.in_progress_timeout_s = self.lease_seconds = lease_seconds
         self.worker_id = f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(3)}"
         self._wake = asyncio.Event()
+        self._stopping = False
         self._last_beat = 0.0
         self._last_renewal = 0.0
 
@@ -47,6 +49,7 @@ class GatewayWorker(Worker):
         try:
             await super().main()
         finally:
+            self._stopping = True  # see EventHub.stop: a cancellation alone can be swallowed
             listener.cancel()
 
     async def _poll_iteration(self) -> None:
@@ -102,12 +105,11 @@ class GatewayWorker(Worker):
                 await pipe.execute()
 
     async def _listen_for_wakeups(self) -> None:
-        while True:
+        while not self._stopping:
             try:
-                async with self.pool.pubsub() as pubsub:
-                    await pubsub.subscribe(keys.WAKE_CHANNEL)
-                    while True:
-                        if await pubsub.get_message(ignore_subscribe_messages=True, timeout=30) is not None:
+                async with subscription(self.pool, keys.WAKE_CHANNEL) as pubsub:
+                    while not self._stopping:
+                        if await pubsub.get_message(ignore_subscribe_messages=True, timeout=1) is not None:
                             self._wake.set()
             except (RedisError, OSError):
                 await asyncio.sleep(1)
