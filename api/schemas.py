@@ -47,7 +47,7 @@ class GenerationOptions(msgspec.Struct, kw_only=True):
 
 
 class ChatCompletionRequest(GenerationOptions, kw_only=True):
-    messages: Annotated[list[ChatMessage], Meta(max_length=1000)] = []
+    messages: list[ChatMessage] = []  # bounded by the 1 MB body limit; clients send whole histories
     prompt: str | None = None  # accepted when there are no messages
     stream: bool = False
     stream_options: StreamOptions | None = None

@@ -2,6 +2,8 @@
 
 from litestar import Request, Response, post
 from litestar.response import Stream
+from litestar.di import NamedDependency
+from litestar.params import JSONBody
 
 from api.auth import require_gateway_key
 from api.chat_format import ChunkWriter, completion
@@ -18,7 +20,10 @@ SSE_HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
 
 @post("/v1/chat/completions", status_code=200, guards=[require_gateway_key])
 async def chat_completions(
-    request: Request, data: ChatCompletionRequest, gateway: JobGateway, settings: Settings
+    request: Request,
+    data: JSONBody[ChatCompletionRequest],
+    gateway: NamedDependency[JobGateway],
+    settings: NamedDependency[Settings],
 ) -> Stream | Response[ChatCompletion]:
     job = build_job(
         data, chat_prompt(data), settings, request_id=request_id.get() or "", stream=data.stream, enhance_default=True

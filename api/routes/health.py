@@ -5,6 +5,7 @@ import time
 import msgspec
 from arq.connections import ArqRedis
 from litestar import Response, get
+from litestar.di import NamedDependency
 from redis.exceptions import RedisError
 
 from common import keys
@@ -18,7 +19,7 @@ class Health(msgspec.Struct):
 
 
 @get(["/health", "/v1/health"])
-async def health(redis: ArqRedis) -> Response[Health]:
+async def health(redis: NamedDependency[ArqRedis]) -> Response[Health]:
     try:
         async with redis.pipeline(transaction=False) as pipe:
             pipe.zcount(keys.WORKERS, time.time() - keys.HEARTBEAT_FRESH, "+inf")

@@ -13,6 +13,7 @@ from litestar import Request, Response, Router, get
 from litestar.datastructures import CacheControlHeader
 from litestar.enums import MediaType
 from litestar.static_files import create_static_files_router
+from litestar.di import NamedDependency
 
 from api.urls import public_base_url
 from common.config_types import Settings
@@ -27,7 +28,7 @@ def static_files() -> Router:
 
 
 @get("/", include_in_schema=False)
-async def welcome(request: Request, settings: Settings) -> Response[str]:
+async def welcome(request: Request, settings: NamedDependency[Settings]) -> Response[str]:
     base_url = public_base_url(request, settings)
     headers = {
         "Content-Security-Policy": content_security_policy(settings),

@@ -2,6 +2,8 @@
 
 from litestar import Request, Response, get
 from litestar.status_codes import HTTP_304_NOT_MODIFIED
+from litestar.di import NamedDependency
+from litestar.params import FromPath
 
 from common.errors import NotFound
 from common.images import ImageStore, is_image_id
@@ -10,7 +12,7 @@ GONE = "this image does not exist or has expired; images are kept for IMAGE_EXPI
 
 
 @get("/image/{name:str}")
-async def serve_image(name: str, request: Request, images: ImageStore) -> Response[bytes]:
+async def serve_image(name: FromPath[str], request: Request, images: NamedDependency[ImageStore]) -> Response[bytes]:
     image_id = name.partition(".")[0]
     if not is_image_id(image_id):
         raise NotFound(GONE)

@@ -5,6 +5,8 @@ import base64
 import time
 
 from litestar import Request, post
+from litestar.di import NamedDependency
+from litestar.params import JSONBody
 
 from api.auth import require_gateway_key
 from api.intake import build_job
@@ -20,7 +22,11 @@ from common.schemas import StoredImage
 
 @post("/v1/images/generations", status_code=200, guards=[require_gateway_key])
 async def images_generations(
-    request: Request, data: ImagesRequest, gateway: JobGateway, images: ImageStore, settings: Settings
+    request: Request,
+    data: JSONBody[ImagesRequest],
+    gateway: NamedDependency[JobGateway],
+    images: NamedDependency[ImageStore],
+    settings: NamedDependency[Settings],
 ) -> ImagesResponse:
     if data.stream:
         # A 200 JSON body to a streaming SDK call yields nothing and no error: refuse instead.

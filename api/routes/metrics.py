@@ -4,6 +4,7 @@ import time
 
 from arq.connections import ArqRedis
 from litestar import Request, Response, get
+from litestar.di import NamedDependency
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 from prometheus_client.core import GaugeMetricFamily, Metric
 
@@ -33,7 +34,12 @@ def _gauge(name: str, text: str, value: float) -> GaugeMetricFamily:
 
 @get("/metrics", include_in_schema=False)
 async def metrics_page(
-    request: Request, settings: Settings, redis: ArqRedis, images: ImageStore, gateway: JobGateway, api_metrics: ApiMetrics
+    request: Request,
+    settings: NamedDependency[Settings],
+    redis: NamedDependency[ArqRedis],
+    images: NamedDependency[ImageStore],
+    gateway: NamedDependency[JobGateway],
+    api_metrics: NamedDependency[ApiMetrics],
 ) -> Response[bytes]:
     if settings.metrics_key and digest(bearer_token(request) or "") != digest(settings.metrics_key):
         raise AuthenticationFailed("/metrics needs `Authorization: Bearer <METRICS_KEY>`")

@@ -1,6 +1,8 @@
 """GET /v1/models and /v1/models/{id}: the configured image models (ids may contain `/`)."""
 
 from litestar import get
+from litestar.di import NamedDependency
+from litestar.params import FromPath
 
 from api.auth import require_gateway_key
 from api.schemas import Model, ModelList
@@ -13,12 +15,12 @@ def _models(settings: Settings) -> list[Model]:
 
 
 @get("/v1/models", guards=[require_gateway_key])
-async def list_models(settings: Settings) -> ModelList:
+async def list_models(settings: NamedDependency[Settings]) -> ModelList:
     return ModelList(data=_models(settings))
 
 
 @get("/v1/models/{model_id:path}", guards=[require_gateway_key])
-async def get_model(model_id: str, settings: Settings) -> Model:
+async def get_model(model_id: FromPath[str], settings: NamedDependency[Settings]) -> Model:
     model_id = model_id.lstrip("/")
     for model in _models(settings):
         if model.id == model_id:
