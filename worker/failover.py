@@ -9,7 +9,7 @@ from collections.abc import Awaitable, Callable
 import httpx
 from redis.asyncio import Redis
 
-from common import keys
+from common import keys, metrics
 from common.config_types import ProviderSpec, Settings
 from common.errors import ContentRejected, GatewayError, RateLimited, UpstreamFailed
 from common.imageinfo import ImageInfo, sniff
@@ -89,10 +89,12 @@ class Failover:
                 failure.message = redact(failure.message, secrets_of(provider))
                 log.warning("upstream attempt failed", extra={"provider": provider.name, "key_index": index + 1,
                                                               "reason": failure.reason.value, "status": failure.status})
+                await self._count(metrics.upstream_error, provider.name, str(failure.status or failure.reason.name.lower()))
                 self._stop_if_final(provider, failure)
                 await self._bench(ring, index, failure)
                 failures.append(failure)
             if position + 1 < len(attempts):
+                await self._count(metrics.failover, provider.name)
                 await notify(
                     f"Key {index + 1} of {len(ring.keys)} of {provider.name} failed ({failures[-1].reason.value}); "
                     f"failing over to key {attempts[position + 1] + 1}"
@@ -120,6 +122,12 @@ class Failover:
         if reason is Reason.TIMEOUT and not self._retry_on_timeout:
             # The upstream may still be making, and billing, the image: do not pay twice.
             raise UpstreamFailed(f"{name} did not answer in time ({message}); not retried (RETRY_ON_TIMEOUT is off)")
+
+    async def _count(self, counter: Callable[..., None], *labels: str) -> None:
+        """Add to a fleet-wide counter of /metrics (upstream errors by status, failovers)."""
+        async with self._redis.pipeline(transaction=False) as pipe:
+            counter(pipe, *labels)
+            await pipe.execute()
 
     async def _bench(self, ring: KeyRing, index: int, failure: UpstreamFailure) -> None:
         seconds = BENCH_SECONDS.get(failure.reason)

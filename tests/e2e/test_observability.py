@@ -38,6 +38,9 @@ def test_metrics_cover_requests_jobs_queue_and_cache(start_gateway, openai_upstr
     assert sample(families["imagegate_queue_depth"], "imagegate_queue_depth") == 0
     assert sample(families["imagegate_workers"], "imagegate_workers") == 1
     assert sample(families["imagegate_waiting_requests"], "imagegate_waiting_requests") == 0
+    # the two keys took turns first: one request met the failing key, logged as a 500, then failed over
+    assert sample(families["imagegate_upstream_errors"], "imagegate_upstream_errors_total", provider="image-gen-1", status="500") == 1
+    assert sample(families["imagegate_failovers"], "imagegate_failovers_total", provider="image-gen-1") == 1
 
 
 def test_metrics_key_guards_the_page(start_gateway):

@@ -16,14 +16,32 @@ _STYLES = ("vivid", "natural")
 
 class _Image(msgspec.Struct):
     url: str | None = None
-    b64_json: str | None = None
+    b64_json: bytes | None = None  # msgspec decodes base64 in C while it parses
 
 
 class _Answer(msgspec.Struct):
     data: list[_Image]
 
 
-_answer = msgspec.json.Decoder(_Answer).decode
+class _TextImage(msgspec.Struct):
+    url: str | None = None
+    b64_json: str | None = None  # for servers that send `data:image/...;base64,` prefixes
+
+
+class _TextAnswer(msgspec.Struct):
+    data: list[_TextImage]
+
+
+_decoders = (msgspec.json.Decoder(_Answer).decode, msgspec.json.Decoder(_TextAnswer).decode)
+
+
+def _images(body: bytes) -> list[_Image | _TextImage]:
+    for decode in _decoders:
+        try:
+            return decode(body).data
+        except msgspec.DecodeError:
+            continue
+    raise answer_failure(200, body)
 
 
 def build_body(request: ImageRequest) -> dict:
@@ -48,16 +66,15 @@ async def generate(upstream: Upstream, request: ImageRequest) -> list[bytes]:
     response, body = await send(upstream.client, "POST", url, json=build_body(request), headers=auth)
     if response.status_code != 200:
         raise answer_failure(response.status_code, body, response.headers)
-    try:
-        images = _answer(body).data
-    except msgspec.DecodeError:
-        raise answer_failure(200, body) from None
+    images = _images(body)
     if not images:
         raise UpstreamFailure(Reason.UNAVAILABLE, "the upstream answered without images")
     return [await _image_bytes(upstream, image, url, auth) for image in images]
 
 
-async def _image_bytes(upstream: Upstream, image: _Image, provider_url: str, auth: dict[str, str]) -> bytes:
+async def _image_bytes(upstream: Upstream, image: _Image | _TextImage, provider_url: str, auth: dict[str, str]) -> bytes:
+    if isinstance(image.b64_json, bytes):
+        return image.b64_json
     if image.b64_json:
         return decode_base64(image.b64_json)
     if image.url:
