@@ -45,16 +45,20 @@ class EventLog:
     """The worker's side: append an event to a job's stream."""
 
     def __init__(self, redis: Redis, ttl_seconds: int) -> None:
-        self._append = redis.register_script(_APPEND)
+        self._redis = redis
         self._ttl_ms = ttl_seconds * 1000
 
     async def append(self, job_id: str, event: JobEvent, pipe: Pipeline | None = None) -> None:
-        """Append now, or, given a pipeline, when that pipeline executes."""
-        await self._append(
-            keys=[keys.job_events(job_id), keys.EVENTS_CHANNEL],
-            args=[encode(event), self._ttl_ms, MAX_EVENTS, job_id],
-            client=pipe,
-        )
+        """Append now, or, given a pipeline, when that pipeline executes.
+
+        Plain EVAL, not a registered script: Redis caches the compiled script either way, and
+        redis-py would add a SCRIPT EXISTS round trip to every pipeline holding a registered one.
+        """
+        args = (keys.job_events(job_id), keys.EVENTS_CHANNEL, encode(event), self._ttl_ms, MAX_EVENTS, job_id)
+        if pipe is None:
+            await self._redis.eval(_APPEND, 2, *args)
+        else:
+            pipe.eval(_APPEND, 2, *args)
 
 
 class Follower:

@@ -6,6 +6,7 @@ from typing import NamedTuple
 
 import msgspec
 from redis.asyncio import Redis
+from redis.asyncio.client import Pipeline
 
 from common import keys
 from common.imageinfo import ImageInfo
@@ -37,6 +38,13 @@ def is_image_id(text: str) -> bool:
     return len(text) == 32 and all(c in "0123456789abcdef" for c in text)
 
 
+def describe(info: ImageInfo) -> StoredImage:
+    """What will be stored for an image: a fresh unguessable id and what its bytes say."""
+    return StoredImage(
+        id=new_image_id(), content_type=info.content_type, extension=info.extension, width=info.width, height=info.height
+    )
+
+
 class CachedImage(NamedTuple):
     meta: StoredImage
     data: bytes
@@ -49,21 +57,20 @@ class ImageStore:
         self.ttl_seconds = ttl_seconds
 
     async def put(self, data: bytes, info: ImageInfo) -> StoredImage:
-        meta = StoredImage(
-            id=new_image_id(),
-            content_type=info.content_type,
-            extension=info.extension,
-            width=info.width,
-            height=info.height,
-        )
-        key = keys.image(meta.id)
+        meta = describe(info)
         async with self._redis.pipeline(transaction=True) as pipe:
-            pipe.hset(key, mapping={"meta": _encode(meta), "data": data})
-            pipe.expire(key, self.ttl_seconds)
-            pipe.zadd(keys.IMAGE_EXPIRIES, {f"{meta.id}:{len(data)}": time.time() + self.ttl_seconds})
-            pipe.incrby(keys.IMAGE_BYTES, len(data))
+            self.stage(pipe, meta, data)
             await pipe.execute()
         return meta
+
+    def stage(self, pipe: Pipeline, meta: StoredImage, data: bytes) -> None:
+        """Add the writes that store `data` as `meta` to `pipe` (the worker stores a job's images
+        in the same transaction as its result)."""
+        key = keys.image(meta.id)
+        pipe.hset(key, mapping={"meta": _encode(meta), "data": data})
+        pipe.expire(key, self.ttl_seconds)
+        pipe.zadd(keys.IMAGE_EXPIRIES, {f"{meta.id}:{len(data)}": time.time() + self.ttl_seconds})
+        pipe.incrby(keys.IMAGE_BYTES, len(data))
 
     async def cached_bytes(self) -> int:
         """Bytes of the images still cached (expired ones are subtracted as they are found)."""

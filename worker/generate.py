@@ -8,17 +8,19 @@ import asyncio
 import logging
 import secrets
 import time
+from typing import NamedTuple
 
 from msgspec.structs import replace
 
 from common import keys, metrics
-from common.config_types import ProviderSpec
+from common.config_types import ModelSpec, ProviderSpec
 from common.errors import GatewayError, NotFound
 from common.idempotency import release
+from common.images import describe
 from common.logs import request_id
-from common.schemas import Completed, Failed, GenerateJob, JobEvent, JobResult, Progress, decode_job, decode_result, encode
-from common.sizing import plan_size
-from worker.enhance import enhance_prompt
+from common.schemas import Completed, Failed, GenerateJob, JobEvent, JobResult, Progress, StoredImage, decode_job, decode_result, encode
+from common.sizing import SizePlan, plan_size
+from worker.enhance import Enhancement, enhance_prompt
 from worker.failover import Images, Notify
 from worker.providers import ADAPTERS
 from worker.providers.base import ImageRequest
@@ -27,32 +29,43 @@ from worker.services import Services
 log = logging.getLogger("imagegate.worker")
 
 
+class Outcome(NamedTuple):
+    event: JobEvent
+    images: tuple[tuple[StoredImage, bytes], ...] = ()  # to store with the result
+    store_result: bool = True
+
+
 async def generate(ctx: dict, payload: bytes) -> None:
     services: Services = ctx["services"]
     job = decode_job(payload)
     token = request_id.set(job.request_id)
     started = time.perf_counter()
     try:
-        previous = await _previous_result(services, job.id)
-        event = previous or await _run(services, job)
-        await _finish(services, job, event, time.perf_counter() - started, store_result=previous is None)
+        # Only a rerun (a worker died mid-job) can find a result already kept.
+        previous = await _previous_result(services, job.id) if ctx.get("job_try") != 1 else None
+        outcome = Outcome(previous, store_result=False) if previous else await _run(services, job)
+        await _finish(services, job, outcome, time.perf_counter() - started)
     finally:
         request_id.reset(token)
 
 
-async def _finish(services: Services, job: GenerateJob, event: JobEvent, seconds: float, store_result: bool) -> None:
-    """Keep the result, announce the outcome and count it, in one round trip."""
-    outcome = "completed" if isinstance(event, Completed) else event.error.code or "failed"
+async def _finish(services: Services, job: GenerateJob, outcome: Outcome, seconds: float) -> None:
+    """Store the images and the result, announce the outcome and count it: one transaction, one
+    round trip, so a result is never announced without its images, nor kept without them."""
+    event = outcome.event
+    label = "completed" if isinstance(event, Completed) else event.error.code or "failed"
     found = services.settings.find_model(job.model)
     provider = found[0].name if found else "unknown"
-    async with services.redis.pipeline(transaction=False) as pipe:
-        if store_result and isinstance(event, Completed):
+    async with services.redis.pipeline(transaction=True) as pipe:
+        for meta, data in outcome.images:
+            services.store.stage(pipe, meta, data)
+        if outcome.store_result and isinstance(event, Completed):
             pipe.set(keys.job_result(job.id), encode(event.result), ex=services.settings.image_expiration)
         await services.events.append(job.id, event, pipe)
-        metrics.job_finished(pipe, provider, job.model, outcome, seconds)
+        metrics.job_finished(pipe, provider, job.model, label, seconds)
         await pipe.execute()
     log.info("job finished", extra={"job_id": job.id, "provider": provider, "model": job.model,
-                                   "outcome": outcome, "duration_ms": round(seconds * 1000)})
+                                   "outcome": label, "duration_ms": round(seconds * 1000)})
 
 
 async def _previous_result(services: Services, job_id: str) -> JobEvent | None:
@@ -60,24 +73,23 @@ async def _previous_result(services: Services, job_id: str) -> JobEvent | None:
     return Completed(decode_result(stored)) if stored else None
 
 
-async def _run(services: Services, job: GenerateJob) -> JobEvent:
+async def _run(services: Services, job: GenerateJob) -> Outcome:
     try:
-        result = await make_images(services, job)
+        return await make_images(services, job)
     except GatewayError as exc:
         return await _failed(services, job, exc)
     except Exception:
         log.exception("job failed unexpectedly", extra={"job_id": job.id})
         return await _failed(services, job, GatewayError("the image could not be made because of an internal error"))
-    return Completed(result)
 
 
-async def _failed(services: Services, job: GenerateJob, error: GatewayError) -> JobEvent:
+async def _failed(services: Services, job: GenerateJob, error: GatewayError) -> Outcome:
     if job.idempotency is not None:  # a failed job frees its Idempotency-Key for a fresh try
         await release(services.redis, *job.idempotency)
-    return Failed(error.info())
+    return Outcome(Failed(error.info()))
 
 
-async def make_images(services: Services, job: GenerateJob) -> JobResult:
+async def make_images(services: Services, job: GenerateJob) -> Outcome:
     found = services.settings.find_model(job.model)
     if found is None:
         raise NotFound(f"the model {job.model!r} is no longer configured", code="model_not_found", param="model")
@@ -89,9 +101,32 @@ async def make_images(services: Services, job: GenerateJob) -> JobResult:
 
     enhancement = await enhance_prompt(services, job, model, notify)
     plan = plan_size(model, job.width, job.height, job.ratio, enhancement.ratio)
-    seed = job.seed if job.seed is not None else secrets.randbits(32)
+    request = _request(job, model, enhancement, plan)
     await notify(f"Generating {_count(job.n)} with {model.name} via {provider.name}")
-    base = ImageRequest(
+    images = await _upstream_images(services, provider, request, job.n, notify)
+    stored = tuple((describe(info), data) for data, info in images)
+    notes = (*job.notes, *plan.notes)
+    if len(images) < job.n:  # some OpenAI-compatible servers ignore `n`
+        notes += (f"{provider.name} returned {len(images)} of the {job.n} images asked for",)
+    result = JobResult(
+        images=tuple(meta for meta, _ in stored),
+        model=model.name,
+        prompt=request.prompt,
+        original=job.original,
+        enhanced=enhancement.enhanced,
+        usage=enhancement.usage,
+        enhance_failure=enhancement.failure,
+        ratio=plan.ratio,
+        seed=request.seed,
+        notes=notes,
+    )
+    return Outcome(Completed(result), stored)
+
+
+def _request(job: GenerateJob, model: ModelSpec, enhancement: Enhancement, plan: SizePlan) -> ImageRequest:
+    """The upstream request: the job's fields, the model's defaults, a random seed unless given."""
+    seed = job.seed if job.seed is not None else secrets.randbits(32)
+    return ImageRequest(
         prompt=enhancement.prompt[: model.prompt_limit],
         model=model,
         width=plan.width,
@@ -102,23 +137,6 @@ async def make_images(services: Services, job: GenerateJob) -> JobResult:
         cfg=job.cfg if job.cfg is not None else model.cfg,
         quality=job.quality,
         style=job.style,
-    )
-    images = await _upstream_images(services, provider, base, job.n, notify)
-    stored = [await services.store.put(data, info) for data, info in images]
-    notes = (*job.notes, *plan.notes)
-    if len(images) < job.n:  # some OpenAI-compatible servers ignore `n`
-        notes += (f"{provider.name} returned {len(images)} of the {job.n} images asked for",)
-    return JobResult(
-        images=tuple(stored),
-        model=model.name,
-        prompt=base.prompt,
-        original=job.original,
-        enhanced=enhancement.enhanced,
-        usage=enhancement.usage,
-        enhance_failure=enhancement.failure,
-        ratio=plan.ratio,
-        seed=seed if model.seeds else None,
-        notes=notes,
     )
 
 
@@ -150,4 +168,3 @@ def _batch(base: ImageRequest, seeds: bool, first: int, size: int) -> ImageReque
 
 def _count(n: int) -> str:
     return "an image" if n == 1 else f"{n} images"
-

@@ -83,10 +83,19 @@ class FakeServer:
         if self._thread is None:
             return
         assert self._loop is not None and self._runner is not None
-        asyncio.run_coroutine_threadsafe(self._runner.cleanup(), self._loop).result(timeout=10)
+        asyncio.run_coroutine_threadsafe(self._shutdown(), self._loop).result(timeout=10)
         self._loop.call_soon_threadsafe(self._loop.stop)
         self._thread.join(timeout=10)
         self._thread = None
+
+    async def _shutdown(self) -> None:
+        """Clean up, then cancel and await whatever handlers are left (a `__slow__` request):
+        a loop stopped with tasks pending makes Python print warnings at exit."""
+        await self._runner.cleanup()
+        leftovers = [task for task in asyncio.all_tasks() if task is not asyncio.current_task()]
+        for task in leftovers:
+            task.cancel()
+        await asyncio.gather(*leftovers, return_exceptions=True)
 
     @property
     def running(self) -> bool:
