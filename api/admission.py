@@ -1,18 +1,54 @@
-"""Refusing work we could not do well, before it is enqueued: the per-key rate limit, the queue
-depth and Redis memory (SPEC §2.4, §5). One Redis round trip per request."""
+"""Admitting a job: the per-key rate limit, the queue depth and Redis memory are checked and
+the job enqueued (in arq's format) in one atomic script, so concurrent api processes can never
+together pass a limit (SPEC §2.4, §5). One round trip per request."""
 
 import secrets
 import time
 
 from arq.connections import ArqRedis
+from arq.constants import job_key_prefix
+from arq.jobs import serialize_job
+from arq.utils import timestamp_ms
 from redis.exceptions import ResponseError
 
 from common import keys
 from common.config_types import Settings
 from common.errors import RateLimited, ServiceUnavailable
+from common.redis import job_serializer
+from common.schemas import GenerateJob, encode
 
 QUEUE_RETRY_AFTER = 10
 MEMORY_CHECK_EVERY = 1.0  # seconds; INFO is too costly to ask on every request
+
+# KEYS: rate log, queue, workers, worker load, job record.
+# ARGV: now, rate limit (0: off), rate entry, max queue depth, heartbeat fresh since,
+#       job record, record ttl ms, job id, queue score ms, wake channel.
+# The rate log is a sliding minute; a refused request does not use up the allowance. Jobs
+# waiting to start are the queue minus what live workers report running.
+_ADMIT = """
+local now, limit = tonumber(ARGV[1]), tonumber(ARGV[2])
+if limit > 0 then
+  redis.call('ZREMRANGEBYSCORE', KEYS[1], 0, now - 60)
+  if redis.call('ZCARD', KEYS[1]) >= limit then
+    return {'rate', redis.call('ZRANGE', KEYS[1], 0, 0, 'WITHSCORES')[2]}
+  end
+end
+local running = 0
+for _, worker in ipairs(redis.call('ZRANGEBYSCORE', KEYS[3], ARGV[5], '+inf')) do
+  running = running + tonumber(redis.call('HGET', KEYS[4], worker) or '0')
+end
+if redis.call('ZCARD', KEYS[2]) - running >= tonumber(ARGV[4]) then
+  return {'queue'}
+end
+if limit > 0 then
+  redis.call('ZADD', KEYS[1], now, ARGV[3])
+  redis.call('EXPIRE', KEYS[1], 61)
+end
+redis.call('SET', KEYS[5], ARGV[6], 'PX', ARGV[7])
+redis.call('ZADD', KEYS[2], ARGV[9], ARGV[8])
+redis.call('PUBLISH', ARGV[10], '')
+return {'ok'}
+"""
 
 
 class Admission:
@@ -22,35 +58,30 @@ class Admission:
         self._memory_checked = 0.0
         self._memory_full = False
 
-    async def admit(self, caller: str) -> None:
+    async def enqueue(self, job: GenerateJob, caller: str, ttl_seconds: float) -> None:
+        """Enqueue `job` for arq's `generate` (waking the workers), or raise 429/503 when a
+        limit says no. A job not started within `ttl_seconds` expires instead of running."""
         now = time.time()
-        limit = self._settings.rate_limit_per_minute
-        log = keys.rate_log(caller)
-        entry = f"{now}:{secrets.token_hex(4)}"
-        async with self._redis.pipeline(transaction=False) as pipe:
-            if limit:  # a sliding minute: no burst of twice the limit across a minute boundary
-                pipe.zremrangebyscore(log, 0, now - 60)
-                pipe.zadd(log, {entry: now})
-                pipe.zrange(log, 0, -limit - 1, withscores=True)
-                pipe.expire(log, 61)
-            pipe.zcard(self._redis.default_queue_name)
-            pipe.zrangebyscore(keys.WORKERS, now - keys.HEARTBEAT_FRESH, "+inf")
-            pipe.hgetall(keys.WORKER_LOAD)
-            *rate, queued, alive, loads = await pipe.execute()
-        if limit and rate[2]:
-            await self._redis.zrem(log, entry)  # a refused request does not use up the allowance
-            oldest_counted = rate[2][-1][1]
-            raise RateLimited(
-                f"more than {limit} requests a minute with this key", retry_after=max(1, round(oldest_counted + 60 - now))
-            )
-        running = sum(int(loads.get(worker, 0)) for worker in alive)
-        if queued - running >= self._settings.max_queue_depth:  # one more would pass the limit
-            raise ServiceUnavailable(
-                "too many images are waiting to be made; try again shortly", code="queue_full", retry_after=QUEUE_RETRY_AFTER
-            )
         if await self._memory_full_now(now):
             raise ServiceUnavailable(
                 "the image cache is full; try again when older images expire", code="cache_full", retry_after=60
+            )
+        score = timestamp_ms()
+        record = serialize_job("generate", (encode(job),), {}, None, score, serializer=job_serializer)
+        verdict = await self._redis.eval(
+            _ADMIT, 5,
+            keys.rate_log(caller), self._redis.default_queue_name, keys.WORKERS, keys.WORKER_LOAD, job_key_prefix + job.id,
+            now, self._settings.rate_limit_per_minute, f"{now}:{secrets.token_hex(4)}", self._settings.max_queue_depth,
+            now - keys.HEARTBEAT_FRESH, record, int(ttl_seconds * 1000), job.id, score, keys.WAKE_CHANNEL,
+        )
+        if verdict[0] == b"rate":
+            raise RateLimited(
+                f"more than {self._settings.rate_limit_per_minute} requests a minute with this key",
+                retry_after=max(1, round(float(verdict[1]) + 60 - now)),
+            )
+        if verdict[0] == b"queue":
+            raise ServiceUnavailable(
+                "too many images are waiting to be made; try again shortly", code="queue_full", retry_after=QUEUE_RETRY_AFTER
             )
 
     async def _memory_full_now(self, now: float) -> bool:

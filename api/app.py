@@ -23,7 +23,6 @@ from api.routes.models import get_model, list_models
 from api.observability import ApiMetrics, observe
 from common.config_types import Settings
 from common.events import EventHub
-from common.images import ImageStore
 from common.redis import connect
 
 DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/0"
@@ -47,7 +46,7 @@ def create_app(settings: Settings, redis: ArqRedis | None = None) -> Litestar:
         listener = asyncio.create_task(hub.run())
         app.state.redis = client
         app.state.gateway = JobGateway(client, hub, settings)
-        app.state.images = ImageStore(client, settings.image_expiration)
+        app.state.images = app.state.gateway.images
         try:
             yield
         finally:

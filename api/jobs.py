@@ -2,50 +2,55 @@
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable
 
 from arq.connections import ArqRedis
-from arq.constants import job_key_prefix
-from arq.jobs import serialize_job
-from arq.utils import timestamp_ms
 from litestar import Request
 from msgspec.structs import replace
 from redis.exceptions import RedisError
 
 from api.admission import Admission
 from api.errors import JobFailed
-from common import keys
 from common.config_types import Settings
 from common.errors import ClientClosedRequest, RequestTimeout, ServiceUnavailable
 from common.events import EventHub, Follower
 from common.idempotency import Claim, release
-from common.redis import job_serializer
-from common.schemas import Completed, Failed, GenerateJob, JobResult, encode
+from common.images import ImageStore
+from common.schemas import Completed, Failed, GenerateJob, JobResult
 
 REDIS_RETRY_AFTER = 5
 
 
 class JobGateway:
+    """Everything the generation routes need (one dependency: Litestar resolves several in
+    a task group per request, which costs more than the rest of the route)."""
+
     def __init__(self, redis: ArqRedis, hub: EventHub, settings: Settings) -> None:
         self._redis = redis
         self._hub = hub
         self._admission = Admission(redis, settings)
-        self._claim_ttl = settings.image_expiration
+        self.settings = settings
+        self.images = ImageStore(redis, settings.image_expiration)
         self.timeout = settings.request_timeout
+
+    @property
+    def waiting(self) -> int:
+        return self._hub.waiting
 
     async def submit(self, job: GenerateJob, *, caller: str = "", idempotency_key: str | None = None, body: bytes = b"") -> str:
         """Enqueue `job`; return the id of the job to follow: `job.id`, or, for a retry with the
         same Idempotency-Key and body, the job the first request started."""
         try:
             if idempotency_key is None:
-                await self._admit_and_enqueue(job, caller)
+                await self._admission.enqueue(job, caller, self.timeout)
                 return job.id
             claim = Claim(caller, idempotency_key, body, job.id)
-            first = await claim.take(self._redis, self._claim_ttl)
+            first = await claim.take(self._redis, self.settings.image_expiration)
             if first is not None:
                 return first
             try:
-                await self._admit_and_enqueue(replace(job, idempotency=(claim.key, claim.value)), caller)
+                # Jobs nobody waits for any more expire instead of running.
+                await self._admission.enqueue(replace(job, idempotency=(claim.key, claim.value)), caller, self.timeout)
             except BaseException:
                 with contextlib.suppress(RedisError, OSError):
                     await release(self._redis, claim.key, claim.value)
@@ -54,57 +59,45 @@ class JobGateway:
         except (RedisError, OSError) as exc:
             raise ServiceUnavailable("Redis is unavailable; try again shortly", retry_after=REDIS_RETRY_AFTER) from exc
 
-    async def _admit_and_enqueue(self, job: GenerateJob, caller: str) -> None:
-        """arq's job record and queue entry, and the workers' wake-up, in one round trip.
-
-        arq's own enqueue_job first WATCHes the job key to keep ids unique (three round trips);
-        our ids are 128 random bits, so the record is written directly, in arq's format.
-        """
-        await self._admission.admit(caller)
-        now = timestamp_ms()
-        record = serialize_job("generate", (encode(job),), {}, None, now, serializer=job_serializer)
-        async with self._redis.pipeline(transaction=True) as pipe:
-            # Jobs nobody waits for any more expire instead of running.
-            pipe.psetex(job_key_prefix + job.id, int(self.timeout * 1000), record)
-            pipe.zadd(self._redis.default_queue_name, {job.id: now})
-            pipe.publish(keys.WAKE_CHANNEL, b"")
-            await pipe.execute()
-
-    @property
-    def waiting(self) -> int:
-        return self._hub.waiting
+    async def run(self, job: GenerateJob, request: Request, *, caller: str, idempotency_key: str | None, body: bytes) -> JobResult:
+        """Submit `job` and wait for its outcome, until the client leaves. Followed from before
+        it is enqueued, so no backlog needs reading; a retry attaching to an earlier job replays it."""
+        async with self._hub.follow(job.id, replay=False) as follower:
+            job_id = await self.submit(job, caller=caller, idempotency_key=idempotency_key, body=body)
+            if job_id == job.id:
+                return await _unless_client_leaves(self._outcome(follower, job_id), request, job_id)
+        async with self.follow(job_id) as follower:
+            return await _unless_client_leaves(self._outcome(follower, job_id), request, job_id)
 
     @contextlib.asynccontextmanager
     async def follow(self, job_id: str) -> AsyncIterator[Follower]:
         async with self._hub.follow(job_id) as follower:
             yield follower
 
-    async def outcome(self, job_id: str, request: Request | None = None) -> JobResult:
-        """The job's result; its failure raised; 504 once REQUEST_TIMEOUT has passed. Given the
-        `request`, the wait also ends when its client leaves (the job itself goes on)."""
-        if request is None:
-            return await self._outcome(job_id)
-        waiting = asyncio.ensure_future(self._outcome(job_id))
-        leaving = asyncio.ensure_future(_disconnected(request))
-        try:
-            await asyncio.wait((waiting, leaving), return_when=asyncio.FIRST_COMPLETED)
-        finally:
-            for task in (waiting, leaving):
-                task.cancel()
-        if not waiting.cancelled() and waiting.done():
-            return waiting.result()
-        raise ClientClosedRequest(f"the client left before job {job_id} finished")
-
-    async def _outcome(self, job_id: str) -> JobResult:
+    async def _outcome(self, follower: Follower, job_id: str) -> JobResult:
+        """The job's result; its failure raised; 504 once REQUEST_TIMEOUT has passed."""
         deadline = asyncio.get_running_loop().time() + self.timeout
-        async with self.follow(job_id) as follower:
-            while (remaining := deadline - asyncio.get_running_loop().time()) > 0:
-                event = await follower.next(remaining)
-                if isinstance(event, Completed):
-                    return event.result
-                if isinstance(event, Failed):
-                    raise JobFailed(event.error)
+        while (remaining := deadline - asyncio.get_running_loop().time()) > 0:
+            event = await follower.next(remaining)
+            if isinstance(event, Completed):
+                return event.result
+            if isinstance(event, Failed):
+                raise JobFailed(event.error)
         raise timed_out(job_id, self.timeout)
+
+
+async def _unless_client_leaves(waiting: Awaitable[JobResult], request: Request, job_id: str) -> JobResult:
+    """The wait's result, unless the client closes the connection first (the job goes on)."""
+    wait = asyncio.ensure_future(waiting)
+    leave = asyncio.ensure_future(_disconnected(request))
+    try:
+        await asyncio.wait((wait, leave), return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for task in (wait, leave):
+            task.cancel()
+    if wait.done() and not wait.cancelled():
+        return wait.result()
+    raise ClientClosedRequest(f"the client left before job {job_id} finished")
 
 
 async def _disconnected(request: Request) -> None:

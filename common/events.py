@@ -129,10 +129,13 @@ class EventHub:
         return sum(len(followers) for followers in self._followers.values())
 
     @contextlib.asynccontextmanager
-    async def follow(self, job_id: str) -> AsyncIterator[Follower]:
+    async def follow(self, job_id: str, replay: bool = True) -> AsyncIterator[Follower]:
+        """Events of `job_id`: its backlog first (registered first, then the backlog, so nothing
+        falls in between), unless `replay` is off for a job not enqueued yet."""
         follower = Follower(self._redis, job_id)
         self._followers.setdefault(job_id, set()).add(follower)
-        follower.resync()  # registered first, then the backlog: nothing falls in between
+        if replay:
+            follower.resync()
         try:
             yield follower
         finally:

@@ -13,7 +13,6 @@ from api.intake import build_job
 from api.jobs import JobGateway
 from api.schemas import ImageData, ImagesRequest, ImagesResponse
 from api.urls import image_url, public_base_url
-from common.config_types import Settings
 from common.errors import InvalidRequest, NotFound
 from common.images import ImageStore
 from common.logs import request_id
@@ -25,9 +24,8 @@ async def images_generations(
     request: Request,
     data: JSONBody[ImagesRequest],
     gateway: NamedDependency[JobGateway],
-    images: NamedDependency[ImageStore],
-    settings: NamedDependency[Settings],
 ) -> ImagesResponse:
+    settings = gateway.settings
     if data.stream:
         # A 200 JSON body to a streaming SDK call yields nothing and no error: refuse instead.
         raise InvalidRequest("streaming is not supported on this route; send stream: false", param="stream")
@@ -39,14 +37,14 @@ async def images_generations(
         request_id=request_id.get() or "", stream=False, enhance_default=settings.enhance_images_api,
     )
     base_url = public_base_url(request, settings)
-    job_id = await gateway.submit(
-        job, caller=request.state.caller, idempotency_key=request.headers.get("idempotency-key"), body=await request.body()
+    result = await gateway.run(
+        job, request,
+        caller=request.state.caller, idempotency_key=request.headers.get("idempotency-key"), body=await request.body(),
     )
-    result = await gateway.outcome(job_id, request)
     # The prompt the upstream received: the enhanced one when enhancement ran.
     revised = result.prompt
     if data.response_format == "b64_json":
-        items = await asyncio.gather(*(_inline(images, image, revised) for image in result.images))
+        items = await asyncio.gather(*(_inline(gateway.images, image, revised) for image in result.images))
     else:
         items = [ImageData(url=image_url(base_url, image.id, image.extension), revised_prompt=revised)
                  for image in result.images]
