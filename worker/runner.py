@@ -57,6 +57,7 @@ class GatewayWorker(Worker):
         self.worker_id = f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(3)}"
         self._wake = asyncio.Event()
         self._stopping = False
+        self._saturated = False  # the last look at the queue left due jobs for want of a slot
         self._last_beat = 0.0
         self._last_renewal = 0.0
 
@@ -87,7 +88,9 @@ class GatewayWorker(Worker):
         already running (they stay queued until done): at 32 concurrent jobs that was most of
         the worker's Redis traffic."""
         free = self.max_jobs - self.job_counter
-        candidates = [job_id.decode() for job_id in job_ids if job_id.decode() not in self.tasks][:free]
+        waiting = [job_id.decode() for job_id in job_ids if job_id.decode() not in self.tasks]
+        self._saturated = len(waiting) > free
+        candidates = waiting[:free]
         if not candidates:
             return
         claimed = await self.pool.eval(
@@ -103,7 +106,8 @@ class GatewayWorker(Worker):
 
     def _release_sem_dec_counter_on_complete(self) -> None:
         super()._release_sem_dec_counter_on_complete()
-        self._wake.set()  # a slot is free: look at the queue now
+        if self._saturated:  # jobs were left waiting for a slot: one is free now
+            self._wake.set()
 
     async def heart_beat(self) -> None:
         await super().heart_beat()

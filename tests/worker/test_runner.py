@@ -59,3 +59,32 @@ async def test_the_worker_keeps_a_heartbeat_and_removes_it_on_close(redis, worke
     assert await redis.zscore(keys.WORKERS, gateway_worker.worker_id) is not None
     await gateway_worker.close()
     assert await redis.zscore(keys.WORKERS, gateway_worker.worker_id) is None
+
+
+async def test_a_job_left_waiting_for_a_slot_starts_when_one_frees(redis, monkeypatch):
+    monkeypatch.setattr(runner, "IDLE_POLL", 600.0)
+    release, started = asyncio.Event(), []
+
+    async def generate(ctx, payload):
+        started.append(payload)
+        await release.wait()
+
+    worker = GatewayWorker(
+        functions=[func(generate, name="generate")], redis_pool=redis, handle_signals=False, keep_result=0, max_jobs=1,
+        job_serializer=job_serializer, job_deserializer=job_deserializer,
+    )
+    task = asyncio.create_task(worker.async_run())
+    await asyncio.sleep(0.3)
+    await redis.enqueue_job("generate", "first")
+    await redis.enqueue_job("generate", "second")
+    await redis.publish(keys.WAKE_CHANNEL, b"")
+    while not started:
+        await asyncio.sleep(0.01)
+    assert started == ["first"] or started == ["second"]
+    release.set()  # no new signal: the freed slot alone must bring the other job in
+    async with asyncio.timeout(5):
+        while len(started) < 2:
+            await asyncio.sleep(0.01)
+    assert sorted(started) == ["first", "second"]
+    task.cancel()
+    await worker.close()
