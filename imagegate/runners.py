@@ -33,7 +33,7 @@ def run_api(settings: Settings) -> None:
 
 
 async def run_worker(settings: Settings) -> None:
-    redis = connect(settings.redis_url or DEFAULT_REDIS_URL)
+    redis = connect(settings.redis_url or DEFAULT_REDIS_URL, command_timeout=None)
     worker = create_worker(settings, redis)
     try:
         with contextlib.suppress(asyncio.CancelledError):

@@ -23,8 +23,10 @@ import re
 from collections.abc import Iterator, Mapping
 
 import httpx
+import msgspec
 
 MAX_BODY = 20 * 1024 * 1024
+_encode_json = msgspec.json.Encoder().encode
 
 
 class Reason(enum.Enum):
@@ -183,6 +185,9 @@ def _text(value: object) -> str:
 
 async def send(client: httpx.AsyncClient, method: str, url: str, **kwargs) -> tuple[httpx.Response, bytes]:
     """One upstream request; its body read in full, within MAX_BODY."""
+    if "json" in kwargs:  # msgspec encodes several times faster than httpx's json.dumps
+        kwargs["content"] = _encode_json(kwargs.pop("json"))
+        kwargs["headers"] = {**kwargs.get("headers", {}), "Content-Type": "application/json"}
     with transport_errors():
         async with client.stream(method, url, **kwargs) as response:
             return response, await read_capped(response)
