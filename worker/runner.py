@@ -32,10 +32,12 @@ HEARTBEAT_EVERY = 5
 IDLE_POLL = 2.0
 
 
-# Take each due job nobody holds: its lease (arq's in-progress key) set with NX, atomically.
+# Take due jobs nobody holds, at most ARGV[4]: each lease (arq's in-progress key) set with NX,
+# all atomically.
 _CLAIM = """
 local claimed = {}
-for i = 4, #ARGV do
+for i = 5, #ARGV do
+  if #claimed >= 2 * tonumber(ARGV[4]) then break end
   local score = redis.call('ZSCORE', KEYS[1], ARGV[i])
   if score and tonumber(score) <= tonumber(ARGV[1])
      and redis.call('SET', ARGV[3] .. ARGV[i], '1', 'NX', 'PX', ARGV[2]) then
@@ -88,14 +90,15 @@ class GatewayWorker(Worker):
         already running (they stay queued until done): at 32 concurrent jobs that was most of
         the worker's Redis traffic."""
         free = self.max_jobs - self.job_counter
-        waiting = [job_id.decode() for job_id in job_ids if job_id.decode() not in self.tasks]
-        self._saturated = len(waiting) > free
-        candidates = waiting[:free]
-        if not candidates:
+        # Other workers' running jobs are queued too, ahead of waiting ones: offer the script all
+        # candidates and let it stop once `free` are claimed.
+        candidates = [job_id.decode() for job_id in job_ids if job_id.decode() not in self.tasks]
+        if not candidates or free <= 0:
             return
         claimed = await self.pool.eval(
-            _CLAIM, 1, self.queue_name, timestamp_ms(), self.lease_seconds * 1000, in_progress_key_prefix, *candidates
+            _CLAIM, 1, self.queue_name, timestamp_ms(), self.lease_seconds * 1000, in_progress_key_prefix, free, *candidates
         )
+        self._saturated = len(claimed) // 2 == free and len(candidates) > free
         for raw_id, score in zip(claimed[::2], claimed[1::2]):
             job_id = raw_id.decode()
             await self.sem.acquire()
