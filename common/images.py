@@ -38,13 +38,6 @@ def is_image_id(text: str) -> bool:
     return len(text) == 32 and all(c in "0123456789abcdef" for c in text)
 
 
-def describe(info: ImageInfo) -> StoredImage:
-    """What will be stored for an image: a fresh unguessable id and what its bytes say."""
-    return StoredImage(
-        id=new_image_id(), content_type=info.content_type, extension=info.extension, width=info.width, height=info.height
-    )
-
-
 class CachedImage(NamedTuple):
     meta: StoredImage
     data: bytes
@@ -56,8 +49,16 @@ class ImageStore:
         self._redis = redis
         self.ttl_seconds = ttl_seconds
 
+    def describe(self, info: ImageInfo) -> StoredImage:
+        """What will be stored for an image: a fresh unguessable id, what its bytes say, and
+        when the cache drops it (carried in the record: serving then needs one command)."""
+        return StoredImage(
+            id=new_image_id(), content_type=info.content_type, extension=info.extension,
+            width=info.width, height=info.height, expires=time.time() + self.ttl_seconds,
+        )
+
     async def put(self, data: bytes, info: ImageInfo) -> StoredImage:
-        meta = describe(info)
+        meta = self.describe(info)
         async with self._redis.pipeline(transaction=True) as pipe:
             self.stage(pipe, meta, data)
             await pipe.execute()
@@ -68,8 +69,8 @@ class ImageStore:
         in the same transaction as its result)."""
         key = keys.image(meta.id)
         pipe.hset(key, mapping={"meta": _encode(meta), "data": data})
-        pipe.expire(key, self.ttl_seconds)
-        pipe.zadd(keys.IMAGE_EXPIRIES, {f"{meta.id}:{len(data)}": time.time() + self.ttl_seconds})
+        pipe.pexpireat(key, int(meta.expires * 1000))
+        pipe.zadd(keys.IMAGE_EXPIRIES, {f"{meta.id}:{len(data)}": meta.expires})
         pipe.incrby(keys.IMAGE_BYTES, len(data))
 
     async def cached_bytes(self) -> int:
@@ -77,11 +78,8 @@ class ImageStore:
         return int(await self._redis.eval(_CACHED_BYTES, 2, keys.IMAGE_EXPIRIES, keys.IMAGE_BYTES, time.time()))
 
     async def get(self, image_id: str) -> CachedImage | None:
-        key = keys.image(image_id)
-        async with self._redis.pipeline(transaction=False) as pipe:
-            pipe.hmget(key, "meta", "data")
-            pipe.ttl(key)
-            (meta, data), ttl = await pipe.execute()
+        meta, data = await self._redis.hmget(keys.image(image_id), "meta", "data")
         if meta is None or data is None:
             return None
-        return CachedImage(_decode_meta(meta), data, max(ttl, 0))
+        stored = _decode_meta(meta)
+        return CachedImage(stored, data, max(int(stored.expires - time.time()), 0))

@@ -36,6 +36,7 @@ class StoredImage(msgspec.Struct, frozen=True, kw_only=True):
     extension: str
     width: int
     height: int
+    expires: float = 0.0  # unix time the cache drops it (0: unknown, for records made before)
 
 
 class Usage(msgspec.Struct, frozen=True, kw_only=True):

@@ -16,7 +16,6 @@ from common import keys, metrics
 from common.config_types import ModelSpec, ProviderSpec
 from common.errors import GatewayError, NotFound
 from common.idempotency import release
-from common.images import describe
 from common.logs import request_id
 from common.schemas import Completed, Failed, GenerateJob, JobEvent, JobResult, Progress, StoredImage, decode_job, decode_result, encode
 from common.sizing import SizePlan, plan_size
@@ -104,7 +103,7 @@ async def make_images(services: Services, job: GenerateJob) -> Outcome:
     request = _request(job, model, enhancement, plan)
     await notify(f"Generating {_count(job.n)} with {model.name} via {provider.name}")
     images = await _upstream_images(services, provider, request, job.n, notify)
-    stored = tuple((describe(info), data) for data, info in images)
+    stored = tuple((services.store.describe(info), data) for data, info in images)
     notes = (*job.notes, *plan.notes)
     if len(images) < job.n:  # some OpenAI-compatible servers ignore `n`
         notes += (f"{provider.name} returned {len(images)} of the {job.n} images asked for",)
