@@ -16,7 +16,6 @@ import socket
 import time
 
 from arq.constants import in_progress_key_prefix
-from arq.utils import timestamp_ms
 from arq.worker import Worker
 from redis.exceptions import RedisError
 
@@ -24,29 +23,13 @@ from common import keys
 from common.errors import GatewayError
 from common.redis import subscription
 from common.schemas import Failed
+from worker.claim import claim_due
 
 log = logging.getLogger("imagegate.worker")
 
 HEARTBEAT_EVERY = 5
 # The safety-net poll: deferred retries and wake-ups lost during a Redis outage are found by it.
 IDLE_POLL = 2.0
-
-
-# Take due jobs nobody holds, at most ARGV[4]: each lease (arq's in-progress key) set with NX,
-# all atomically.
-_CLAIM = """
-local claimed = {}
-for i = 5, #ARGV do
-  if #claimed >= 2 * tonumber(ARGV[4]) then break end
-  local score = redis.call('ZSCORE', KEYS[1], ARGV[i])
-  if score and tonumber(score) <= tonumber(ARGV[1])
-     and redis.call('SET', ARGV[3] .. ARGV[i], '1', 'NX', 'PX', ARGV[2]) then
-    table.insert(claimed, ARGV[i])
-    table.insert(claimed, score)
-  end
-end
-return claimed
-"""
 
 
 class GatewayWorker(Worker):
@@ -72,9 +55,17 @@ class GatewayWorker(Worker):
             listener.cancel()
 
     async def _poll_iteration(self) -> None:
+        """arq's iteration, with the queue read and the jobs claimed by one script; then a
+        sleep until the api's signal, a freed slot with jobs waiting, or the safety net."""
         self._wake.clear()  # cleared first: a wake-up during this iteration triggers the next one
         try:
-            await super()._poll_iteration()
+            free = self.max_jobs - self.job_counter
+            if self.allow_pick_jobs and free > 0:
+                claimed = await claim_due(self.pool, self.queue_name, free, self.lease_seconds, self.queue_read_limit)
+                self._saturated = claimed.saturated
+                await self._start(claimed.jobs)
+            self._reap()
+            await self.heart_beat()
         except (RedisError, OSError) as exc:
             log.warning("Redis is unavailable (%s); the worker retries in a second", type(exc).__name__)
             await asyncio.sleep(1)
@@ -84,28 +75,22 @@ class GatewayWorker(Worker):
             async with asyncio.timeout(min(IDLE_POLL, self.lease_seconds / 3)):
                 await self._wake.wait()
 
-    async def start_jobs(self, job_ids: list[bytes]) -> None:
-        """Claim as many queued jobs as there are free slots in one atomic script, then run them
-        as arq does. arq itself checks each id with three round trips, including the jobs
-        already running (they stay queued until done): at 32 concurrent jobs that was most of
-        the worker's Redis traffic."""
-        free = self.max_jobs - self.job_counter
-        # Other workers' running jobs are queued too, ahead of waiting ones: offer the script all
-        # candidates and let it stop once `free` are claimed.
-        candidates = [job_id.decode() for job_id in job_ids if job_id.decode() not in self.tasks]
-        if not candidates or free <= 0:
-            return
-        claimed = await self.pool.eval(
-            _CLAIM, 1, self.queue_name, timestamp_ms(), self.lease_seconds * 1000, in_progress_key_prefix, free, *candidates
-        )
-        self._saturated = len(claimed) // 2 == free and len(candidates) > free
-        for raw_id, score in zip(claimed[::2], claimed[1::2]):
-            job_id = raw_id.decode()
+    async def _start(self, jobs: list[tuple[str, int]]) -> None:
+        """Run claimed jobs as arq's start_jobs does, its slot accounting included (never
+        waits: at most the free slots were claimed)."""
+        for job_id, score in jobs:
             await self.sem.acquire()
             self.job_counter += 1
-            task = self.loop.create_task(self.run_job(job_id, int(float(score))))
+            task = self.loop.create_task(self.run_job(job_id, score))
             task.add_done_callback(lambda _: self._release_sem_dec_counter_on_complete())
             self.tasks[job_id] = task
+
+    def _reap(self) -> None:
+        """Forget finished jobs, surfacing an error of arq's own bookkeeping as arq does."""
+        for job_id, task in list(self.tasks.items()):
+            if task.done():
+                del self.tasks[job_id]
+                task.result()
 
     def _release_sem_dec_counter_on_complete(self) -> None:
         super()._release_sem_dec_counter_on_complete()

@@ -1,0 +1,41 @@
+"""Finding and claiming due jobs in one atomic script: arq's own loop reads the queue, then
+checks each id with three round trips, including the jobs already running (they stay queued
+until done), which was most of a busy worker's Redis traffic."""
+
+from typing import NamedTuple
+
+from arq.connections import ArqRedis
+from arq.constants import in_progress_key_prefix
+from arq.utils import timestamp_ms
+
+# KEYS: the queue. ARGV: now (ms), lease (ms), arq's in-progress key prefix, free slots, how
+# many queue entries to look at. A job is claimed by setting its in-progress key (its lease);
+# jobs whose key exists run elsewhere, or here.
+_CLAIM = """
+local claimed = {}
+local due = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1], 'WITHSCORES', 'LIMIT', 0, ARGV[5])
+for i = 1, #due, 2 do
+  if redis.call('EXISTS', ARGV[3] .. due[i]) == 0 then
+    if #claimed >= 2 * tonumber(ARGV[4]) then
+      return {claimed, 1}
+    end
+    redis.call('SET', ARGV[3] .. due[i], '1', 'PX', ARGV[2])
+    table.insert(claimed, due[i])
+    table.insert(claimed, due[i + 1])
+  end
+end
+return {claimed, 0}
+"""
+
+
+class Claimed(NamedTuple):
+    jobs: list[tuple[str, int]]  # (job id, queue score)
+    saturated: bool  # due jobs were left for want of a free slot
+
+
+async def claim_due(redis: ArqRedis, queue: str, free: int, lease_seconds: int, look_at: int) -> Claimed:
+    flat, saturated = await redis.eval(
+        _CLAIM, 1, queue, timestamp_ms(), lease_seconds * 1000, in_progress_key_prefix, free, look_at
+    )
+    jobs = [(job_id.decode(), int(float(score))) for job_id, score in zip(flat[::2], flat[1::2])]
+    return Claimed(jobs, bool(saturated))
