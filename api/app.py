@@ -23,7 +23,9 @@ from api.routes.models import get_model, list_models
 from api.observability import ApiMetrics, observe
 from common.config_types import Settings
 from common.events import EventHub
-from common.redis import connect
+from common.bulk_reader import BulkReader
+from common.images import ImageStore
+from common.redis import COMMAND_TIMEOUT, connect
 
 DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/0"
 MAX_BODY = 1_000_000
@@ -37,16 +39,19 @@ def _provide(name: str) -> Provide:
 
 
 def create_app(settings: Settings, redis: ArqRedis | None = None) -> Litestar:
-    """The api; `redis` is given when the caller owns the connection (imagegate serve, tests)."""
+    """The api; `redis` is given when the caller owns an in-process Redis (imagegate serve
+    without redis-server); otherwise it connects to REDIS_URL."""
 
     @contextlib.asynccontextmanager
     async def resources(app: Litestar) -> AsyncIterator[None]:
-        client = redis or connect(settings.redis_url or DEFAULT_REDIS_URL)
+        url = settings.redis_url or DEFAULT_REDIS_URL
+        client = redis or connect(url)
+        reader = None if redis is not None else BulkReader(url, timeout=COMMAND_TIMEOUT)
         hub = EventHub(client)
         listener = asyncio.create_task(hub.run())
         app.state.redis = client
-        app.state.gateway = JobGateway(client, hub, settings)
-        app.state.images = app.state.gateway.images
+        app.state.images = ImageStore(client, settings.image_expiration, reader)
+        app.state.gateway = JobGateway(client, hub, settings, app.state.images)
         try:
             yield
         finally:
@@ -56,6 +61,7 @@ def create_app(settings: Settings, redis: ArqRedis | None = None) -> Litestar:
                 await asyncio.wait_for(listener, 3)
             if redis is None:
                 await client.aclose()
+                await reader.close()
 
     api_metrics = ApiMetrics()
     app = Litestar(

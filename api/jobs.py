@@ -25,12 +25,12 @@ class JobGateway:
     """Everything the generation routes need (one dependency: Litestar resolves several in
     a task group per request, which costs more than the rest of the route)."""
 
-    def __init__(self, redis: ArqRedis, hub: EventHub, settings: Settings) -> None:
+    def __init__(self, redis: ArqRedis, hub: EventHub, settings: Settings, images: ImageStore) -> None:
         self._redis = redis
         self._hub = hub
         self._admission = Admission(redis, settings)
         self.settings = settings
-        self.images = ImageStore(redis, settings.image_expiration)
+        self.images = images
         self.timeout = settings.request_timeout
 
     @property

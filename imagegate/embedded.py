@@ -3,23 +3,30 @@ installed, an in-memory fakeredis server shared by the api and the worker of thi
 
 import contextlib
 from collections.abc import AsyncIterator, Callable
+from typing import NamedTuple
 
 import arq.worker
 from arq.connections import ArqRedis
 
-from common.redis import arq_client, connect
+from common.redis import arq_client
 from common.redis_server import RedisProcess, redis_server_binary
 
 ClientFactory = Callable[[], ArqRedis]
 
 
+class EmbeddedRedis(NamedTuple):
+    description: str
+    url: str | None  # a private redis-server's; None for the in-memory one
+    new_client: ClientFactory | None = None  # clients of the in-memory one
+
+
 @contextlib.asynccontextmanager
-async def private_redis() -> AsyncIterator[tuple[str, ClientFactory]]:
-    """(description, factory of clients) for a Redis that lives as long as this context."""
+async def private_redis() -> AsyncIterator[EmbeddedRedis]:
+    """A Redis that lives as long as this context."""
     if redis_server_binary():
         server = RedisProcess().start()
         try:
-            yield "a private redis-server", lambda: connect(server.url)
+            yield EmbeddedRedis("a private redis-server", server.url)
         finally:
             server.stop()
         return
@@ -28,8 +35,10 @@ async def private_redis() -> AsyncIterator[tuple[str, ClientFactory]]:
     fake = fakeredis.FakeServer()
     # fakeredis has no INFO, which arq logs at start-up.
     arq.worker.log_redis_info = _no_redis_info
-    yield "an in-memory Redis (redis-server is not installed)", lambda: arq_client(
-        fakeredis.FakeAsyncRedis(server=fake).connection_pool
+    yield EmbeddedRedis(
+        "an in-memory Redis (redis-server is not installed)",
+        None,
+        lambda: arq_client(fakeredis.FakeAsyncRedis(server=fake).connection_pool),
     )
 
 

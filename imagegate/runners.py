@@ -59,13 +59,18 @@ async def serve(settings: Settings) -> None:
         generated_key = "ig-" + secrets.token_urlsafe(24)
         settings = replace(settings, gateway_keys=(generated_key,))
     async with contextlib.AsyncExitStack() as stack:
-        if settings.redis_url:
-            where, new_client = settings.redis_url, lambda: connect(settings.redis_url)
-        else:
-            where, new_client = await stack.enter_async_context(private_redis())
-        worker = create_worker(settings, new_client(), handle_signals=False)
+        where, in_process = "Redis at REDIS_URL", None
+        if not settings.redis_url:
+            embedded = await stack.enter_async_context(private_redis())
+            where = embedded.description
+            if embedded.url:
+                settings = replace(settings, redis_url=embedded.url)
+            else:
+                in_process = embedded.new_client
+        worker_redis = in_process() if in_process else connect(settings.redis_url, command_timeout=None)
+        worker = create_worker(settings, worker_redis, handle_signals=False)
         worker_task = asyncio.create_task(worker.async_run())
-        server = _server(create_app(settings, redis=new_client()), settings.host, settings.port)
+        server = _server(create_app(settings, redis=in_process() if in_process else None), settings.host, settings.port)
         _banner(settings, where, generated_key)
         try:
             await server.serve()

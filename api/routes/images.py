@@ -1,6 +1,7 @@
 """GET /image/{id}: cached image bytes, served only as the types imagegate stored."""
 
-from litestar import Request, Response, get
+from litestar import Request, get
+from litestar.response.base import ASGIResponse
 from litestar.status_codes import HTTP_304_NOT_MODIFIED
 from litestar.di import NamedDependency
 from litestar.params import FromPath
@@ -12,7 +13,8 @@ GONE = "this image does not exist or has expired; images are kept for IMAGE_EXPI
 
 
 @get("/image/{name:str}")
-async def serve_image(name: FromPath[str], request: Request, images: NamedDependency[ImageStore]) -> Response[bytes]:
+async def serve_image(name: FromPath[str], request: Request, images: NamedDependency[ImageStore]) -> ASGIResponse:
+    """Sent as a low-level response: the bytes leave the buffer Redis wrote them into, uncopied."""
     image_id = name.partition(".")[0]
     if not is_image_id(image_id):
         raise NotFound(GONE)
@@ -27,5 +29,5 @@ async def serve_image(name: FromPath[str], request: Request, images: NamedDepend
         "Content-Security-Policy": "default-src 'none'; sandbox",
     }
     if request.headers.get("if-none-match") == etag:
-        return Response(b"", status_code=HTTP_304_NOT_MODIFIED, headers=headers)
-    return Response(cached.data, media_type=cached.meta.content_type, headers=headers)
+        return ASGIResponse(status_code=HTTP_304_NOT_MODIFIED, headers=headers)
+    return ASGIResponse(body=cached.data, media_type=cached.meta.content_type, headers=headers)
