@@ -8,9 +8,11 @@ import asyncio
 import logging
 import secrets
 import time
+from collections.abc import Callable
 from typing import NamedTuple
 
 from msgspec.structs import replace
+from redis.asyncio.client import Pipeline
 
 from common import keys, metrics
 from common.config_types import ModelSpec, ProviderSpec
@@ -26,6 +28,9 @@ from worker.providers.base import ImageRequest
 from worker.services import Services
 
 log = logging.getLogger("imagegate.worker")
+
+# The worker's hook that adds arq's end-of-job writes to a pipeline (worker/runner.py).
+Settle = Callable[[Pipeline, str], None]
 
 
 class Outcome(NamedTuple):
@@ -43,14 +48,15 @@ async def generate(ctx: dict, payload: bytes) -> None:
         # Only a rerun (a worker died mid-job) can find a result already kept.
         previous = await _previous_result(services, job.id) if ctx.get("job_try") != 1 else None
         outcome = Outcome(previous, store_result=False) if previous else await _run(services, job)
-        await _finish(services, job, outcome, time.perf_counter() - started)
+        await _finish(services, job, outcome, time.perf_counter() - started, ctx.get("settle"))
     finally:
         request_id.reset(token)
 
 
-async def _finish(services: Services, job: GenerateJob, outcome: Outcome, seconds: float) -> None:
-    """Store the images and the result, announce the outcome and count it: one transaction, one
-    round trip, so a result is never announced without its images, nor kept without them."""
+async def _finish(services: Services, job: GenerateJob, outcome: Outcome, seconds: float, settle: Settle | None) -> None:
+    """Store the images and the result, announce the outcome, count it and settle arq's
+    bookkeeping: one transaction, one round trip, so a result is never announced without its
+    images, nor kept without them."""
     event = outcome.event
     label = "completed" if isinstance(event, Completed) else event.error.code or "failed"
     found = services.settings.find_model(job.model)
@@ -62,6 +68,8 @@ async def _finish(services: Services, job: GenerateJob, outcome: Outcome, second
             pipe.set(keys.job_result(job.id), encode(event.result), ex=services.settings.image_expiration)
         await services.events.append(job.id, event, pipe)
         metrics.job_finished(pipe, provider, job.model, label, seconds)
+        if settle is not None:
+            settle(pipe, job.id)
         await pipe.execute()
     log.info("job finished", extra={"job_id": job.id, "provider": provider, "model": job.model,
                                    "outcome": label, "duration_ms": round(seconds * 1000)})

@@ -15,8 +15,9 @@ import secrets
 import socket
 import time
 
-from arq.constants import in_progress_key_prefix
+from arq.constants import in_progress_key_prefix, job_key_prefix, retry_key_prefix
 from arq.worker import Worker
+from redis.asyncio.client import Pipeline
 from redis.exceptions import RedisError
 
 from common import keys
@@ -43,6 +44,8 @@ class GatewayWorker(Worker):
         self._wake = asyncio.Event()
         self._stopping = False
         self._saturated = False  # the last look at the queue left due jobs for want of a slot
+        self._settled: set[str] = set()  # jobs whose arq bookkeeping went with their result
+        self.ctx["settle"] = self.settle
         self._last_beat = 0.0
         self._last_renewal = 0.0
 
@@ -91,6 +94,20 @@ class GatewayWorker(Worker):
             if task.done():
                 del self.tasks[job_id]
                 task.result()
+
+    def settle(self, pipe: Pipeline, job_id: str) -> None:
+        """Add arq's end-of-job bookkeeping to the job's own final transaction (one round trip
+        fewer per job); arq's finish_job then has nothing left to do for it."""
+        pipe.delete(in_progress_key_prefix + job_id, retry_key_prefix + job_id, job_key_prefix + job_id)
+        pipe.zrem(self.queue_name, job_id)
+        self._settled.add(job_id)
+
+    async def finish_job(self, job_id: str, finish: bool, *args, **kwargs) -> None:
+        if finish and job_id in self._settled:
+            self._settled.discard(job_id)
+            return
+        self._settled.discard(job_id)  # not finished (a retry): arq reschedules it
+        await super().finish_job(job_id, finish, *args, **kwargs)
 
     def _release_sem_dec_counter_on_complete(self) -> None:
         super()._release_sem_dec_counter_on_complete()
