@@ -4,6 +4,7 @@ from collections.abc import Iterator
 
 import pytest
 
+from common.redis import connect
 from common.redis_server import RedisProcess, redis_server_binary
 from tests.fakes.openai_images import OpenAIImagesFake, start_openai_images
 from tests.fakes.server import FakeServer
@@ -19,6 +20,15 @@ def pytest_configure(config: pytest.Config) -> None:
 def redis_server() -> Iterator[RedisProcess]:
     with RedisProcess() as server:
         yield server
+
+
+@pytest.fixture
+async def redis(redis_server):
+    """A client of this module's Redis, emptied first."""
+    redis_server.flush()
+    client = connect(redis_server.url)
+    yield client
+    await client.aclose()
 
 
 @pytest.fixture(scope="module")

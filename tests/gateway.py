@@ -2,6 +2,7 @@
 (or `imagegate serve`) as subprocesses, each with its own environment and log file."""
 
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -135,3 +136,48 @@ class Gateway:
 
     def __exit__(self, *exc) -> None:
         self.stop()
+
+
+class Served:
+    """`imagegate serve` as a newcomer starts it: no configuration, a key printed at start."""
+
+    def __init__(self, env: dict[str, str]) -> None:
+        port = free_port()
+        self.url = f"http://127.0.0.1:{port}"
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "imagegate", "serve", "--port", str(port)],
+            env={"HOME": os.environ.get("HOME", "/tmp"), **env},
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            start_new_session=True,
+        )
+        self.output = self._read_banner()
+        key = re.search(r"API key:\s+(\S+)", self.output)
+        assert key, self.output
+        self.key = key.group(1)
+        self._wait_until_healthy()
+
+    def _read_banner(self) -> str:
+        output, deadline = "", time.monotonic() + START_TIMEOUT
+        while "playground:" not in output and time.monotonic() < deadline:
+            line = self.process.stdout.readline()
+            if not line and self.process.poll() is not None:
+                break
+            output += line
+        return output
+
+    def _wait_until_healthy(self) -> None:
+        deadline = time.monotonic() + START_TIMEOUT
+        while time.monotonic() < deadline:
+            try:
+                if httpx.get(f"{self.url}/health", timeout=1).status_code == 200:
+                    return
+            except httpx.TransportError:
+                pass
+            time.sleep(0.05)
+        raise TimeoutError(f"imagegate serve did not become healthy:\n{self.output}")
+
+    def stop(self) -> None:
+        self.process.send_signal(signal.SIGINT)
+        self.process.wait(15)

@@ -183,14 +183,25 @@ def _text(value: object) -> str:
     return ""
 
 
-async def send(client: httpx.AsyncClient, method: str, url: str, **kwargs) -> tuple[httpx.Response, bytes]:
-    """One upstream request; its body read in full, within MAX_BODY."""
-    if "json" in kwargs:  # msgspec encodes several times faster than httpx's json.dumps
-        kwargs["content"] = _encode_json(kwargs.pop("json"))
-        kwargs["headers"] = {**kwargs.get("headers", {}), "Content-Type": "application/json"}
+async def post_json(
+    client: httpx.AsyncClient,
+    url: str,
+    body: dict,
+    *,
+    headers: dict[str, str] | None = None,
+    auth: httpx.Auth | None = None,
+    meaning: Mapping[str, int] | None = None,
+) -> tuple[httpx.Response, bytes]:
+    """POST `body` as JSON; the 200 answer and its bytes (read within MAX_BODY), or the
+    failure any other status means (`meaning` as in answer_failure)."""
+    # msgspec encodes several times faster than httpx's json.dumps.
+    headers = {**(headers or {}), "Content-Type": "application/json"}
     with transport_errors():
-        async with client.stream(method, url, **kwargs) as response:
-            return response, await read_capped(response)
+        async with client.stream("POST", url, content=_encode_json(body), headers=headers, auth=auth) as response:
+            content = await read_capped(response)
+    if response.status_code != 200:
+        raise answer_failure(response.status_code, content, response.headers, meaning=meaning)
+    return response, content
 
 
 def decode_base64(text: str) -> bytes:

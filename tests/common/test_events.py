@@ -13,14 +13,6 @@ pytestmark = pytest.mark.asyncio
 
 
 @pytest.fixture
-async def redis(redis_server):
-    redis_server.flush()
-    client = connect(redis_server.url)
-    yield client
-    await client.aclose()
-
-
-@pytest.fixture
 async def hub(redis):
     hub = EventHub(redis)
     task = asyncio.create_task(hub.run())

@@ -2,18 +2,14 @@
 
 import json
 import os
-import signal
-import time
 from pathlib import Path
 
-import httpx
 import pytest
 from playwright.sync_api import Browser, Page, expect, sync_playwright
 
 from tests.e2e.test_chat_completions import openai_env
-from tests.e2e.test_serve import start_serve
 from tests.fakes.llm import THOUGHT, enhanced, start_llm
-from tests.gateway import GATEWAY_KEY
+from tests.gateway import GATEWAY_KEY, Served
 
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
 CHROMIUM = "/usr/bin/chromium"
@@ -30,20 +26,11 @@ PROMPT = "a red fox <img src=x onerror=alert(1)> in the **snow**"
 @pytest.fixture(scope="module")
 def serve():
     """`imagegate serve` with no configuration, as a newcomer starts it: its url and printed key."""
-    process, url, key, _ = start_serve({"PATH": os.environ.get("PATH", "")})
+    served = Served({"PATH": os.environ.get("PATH", "")})
     try:
-        deadline = time.monotonic() + 20
-        while time.monotonic() < deadline:
-            try:
-                if httpx.get(f"{url}/health").status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            time.sleep(0.05)
-        yield url, key
+        yield served.url, served.key
     finally:
-        process.send_signal(signal.SIGINT)
-        process.wait(15)
+        served.stop()
 
 
 @pytest.fixture(scope="module")

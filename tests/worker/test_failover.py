@@ -41,13 +41,6 @@ def siliconflow_fake():
 
 
 @pytest.fixture
-async def redis(redis_server):
-    client = Redis.from_url(redis_server.url)
-    yield client
-    await client.aclose()
-
-
-@pytest.fixture
 async def workers(redis):
     """Two failover loops, as two worker processes have, sharing one Redis."""
     made = []

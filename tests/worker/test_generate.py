@@ -10,7 +10,6 @@ from common.config import load_settings
 from common.events import EventHub
 from common.images import ImageStore
 from common.png import solid_png
-from common.redis import connect
 from common.schemas import Completed, GenerateJob, encode
 from worker.generate import generate
 from worker.services import build_services
@@ -19,14 +18,6 @@ pytestmark = pytest.mark.asyncio
 
 UPSTREAM = "http://upstream.test/v1"
 PNG = solid_png(64, 64, (10, 200, 30))
-
-
-@pytest.fixture
-async def redis(redis_server):
-    redis_server.flush()
-    client = connect(redis_server.url)
-    yield client
-    await client.aclose()
 
 
 @pytest.fixture

@@ -6,19 +6,11 @@ import pytest
 from arq.worker import func
 
 from common import keys
-from common.redis import connect, job_deserializer, job_serializer
+from common.redis import job_deserializer, job_serializer
 from worker import runner
 from worker.runner import GatewayWorker
 
 pytestmark = pytest.mark.asyncio
-
-
-@pytest.fixture
-async def redis(redis_server):
-    redis_server.flush()
-    client = connect(redis_server.url)
-    yield client
-    await client.aclose()
 
 
 @pytest.fixture

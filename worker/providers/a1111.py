@@ -4,7 +4,7 @@ import httpx
 import msgspec
 
 from worker.providers.base import ImageRequest, Upstream, bearer, endpoint_url
-from worker.upstream import Reason, UpstreamFailure, answer_failure, decode_base64, send
+from worker.upstream import Reason, UpstreamFailure, answer_failure, decode_base64, post_json
 
 
 class _Answer(msgspec.Struct):
@@ -44,9 +44,7 @@ def credentials(key: str | None) -> dict:
 async def generate(upstream: Upstream, request: ImageRequest) -> list[bytes]:
     url = endpoint_url(upstream.provider.base_url, "/sdapi/v1/txt2img")
     body = build_body(request, upstream.provider.options)
-    response, answer = await send(upstream.client, "POST", url, json=body, **credentials(upstream.key))
-    if response.status_code != 200:
-        raise answer_failure(response.status_code, answer, response.headers)
+    _, answer = await post_json(upstream.client, url, body, **credentials(upstream.key))
     try:
         images = _answer(answer).images
     except msgspec.DecodeError:

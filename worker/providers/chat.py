@@ -10,7 +10,7 @@ from common.sizes import closest_ratio
 from worker.download import download
 from worker.providers.base import ImageRequest, Upstream, bearer, endpoint_url
 from worker.providers.chat_answer import image_refs
-from worker.upstream import answer_failure, classify, decode_base64, is_html, send
+from worker.upstream import answer_failure, classify, decode_base64, is_html, post_json
 
 
 def user_message(request: ImageRequest) -> str:
@@ -33,9 +33,7 @@ def build_body(request: ImageRequest) -> dict:
 async def generate(upstream: Upstream, request: ImageRequest) -> list[bytes]:
     url = endpoint_url(upstream.provider.base_url, "/v1/chat/completions")
     auth = bearer(upstream.key)
-    response, body = await send(upstream.client, "POST", url, json=build_body(request), headers=auth)
-    if response.status_code != 200:
-        raise answer_failure(response.status_code, body, response.headers)
+    response, body = await post_json(upstream.client, url, build_body(request), headers=auth)
     content_type = response.headers.get("content-type", "")
     if content_type.startswith("image/"):
         return [body]

@@ -7,7 +7,7 @@ PNG body. Errors always come in the envelope, sometimes with HTTP 200 and `succe
 import msgspec
 
 from worker.providers.base import ImageRequest, Upstream, bearer
-from worker.upstream import Reason, UpstreamFailure, answer_failure, decode_base64, send
+from worker.upstream import Reason, UpstreamFailure, answer_failure, decode_base64, post_json
 
 # Workers AI codes that say more than the HTTP status they come with: 3036 (the account's
 # daily allocation is spent) is a quota, 3040 (no data centre has capacity) is not this
@@ -66,9 +66,7 @@ def build_body(request: ImageRequest) -> dict:
 
 async def generate(upstream: Upstream, request: ImageRequest) -> list[bytes]:
     url, token = run_url(upstream, request.model.upstream)
-    response, body = await send(upstream.client, "POST", url, json=build_body(request), headers=bearer(token))
-    if response.status_code != 200:
-        raise answer_failure(response.status_code, body, response.headers, meaning=MEANING)
+    _, body = await post_json(upstream.client, url, build_body(request), headers=bearer(token), meaning=MEANING)
     if not body.lstrip().startswith(b"{"):
         return [body]  # SDXL: the image itself, recognised by its magic bytes
     try:

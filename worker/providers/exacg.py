@@ -8,7 +8,7 @@ import msgspec
 
 from worker.download import download
 from worker.providers.base import ImageRequest, Upstream, bearer, endpoint_url
-from worker.upstream import answer_failure, send
+from worker.upstream import answer_failure, post_json
 
 DEFAULT_MODEL_INDEX = 5  # Z-Image in the script imagegate replaces; other clients differ
 
@@ -50,12 +50,13 @@ async def generate(upstream: Upstream, request: ImageRequest) -> list[bytes]:
     url = endpoint_url(upstream.provider.base_url, "/api/v1/generate_image")
     auth = bearer(upstream.key)
     body = build_body(request, upstream.provider.options)
-    response, answer = await send(upstream.client, "POST", url, json=body, headers=auth)
+    _, answer = await post_json(upstream.client, url, body, headers=auth)
     try:
-        decoded = _answer(answer) if response.status_code == 200 else None
+        decoded = _answer(answer)
     except msgspec.DecodeError:
         decoded = None
+    # Failures come with HTTP 200 too: only `success` with an image URL is an image.
     if decoded is None or not decoded.success or decoded.data is None or not decoded.data.image_url:
-        raise answer_failure(response.status_code, answer, response.headers)
+        raise answer_failure(200, answer)
     # The URL's lifetime is unknown: fetch it now.
     return [await download(upstream.client, decoded.data.image_url, url, auth)]

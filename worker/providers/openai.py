@@ -4,7 +4,7 @@ import msgspec
 
 from worker.download import download
 from worker.providers.base import ImageRequest, Upstream, bearer, endpoint_url
-from worker.upstream import Reason, UpstreamFailure, answer_failure, decode_base64, send
+from worker.upstream import Reason, UpstreamFailure, answer_failure, decode_base64, post_json
 
 # A client's `quality` in either family's words, as the model's family spells it.
 _QUALITY = {
@@ -63,9 +63,7 @@ def build_body(request: ImageRequest) -> dict:
 async def generate(upstream: Upstream, request: ImageRequest) -> list[bytes]:
     url = endpoint_url(upstream.provider.base_url, "/v1/images/generations")
     auth = bearer(upstream.key)
-    response, body = await send(upstream.client, "POST", url, json=build_body(request), headers=auth)
-    if response.status_code != 200:
-        raise answer_failure(response.status_code, body, response.headers)
+    _, body = await post_json(upstream.client, url, build_body(request), headers=auth)
     images = _images(body)
     if not images:
         raise UpstreamFailure(Reason.UNAVAILABLE, "the upstream answered without images")

@@ -4,7 +4,7 @@ import msgspec
 
 from worker.download import download
 from worker.providers.base import ImageRequest, Upstream, bearer, endpoint_url
-from worker.upstream import Reason, UpstreamFailure, answer_failure, send
+from worker.upstream import Reason, UpstreamFailure, answer_failure, post_json
 
 MAX_GUIDANCE = 20.0  # SiliconFlow refuses a larger guidance_scale or cfg
 
@@ -42,9 +42,7 @@ def build_body(request: ImageRequest) -> dict:
 async def generate(upstream: Upstream, request: ImageRequest) -> list[bytes]:
     url = endpoint_url(upstream.provider.base_url, "/v1/images/generations")
     auth = bearer(upstream.key)
-    response, body = await send(upstream.client, "POST", url, json=build_body(request), headers=auth)
-    if response.status_code != 200:
-        raise answer_failure(response.status_code, body, response.headers)
+    _, body = await post_json(upstream.client, url, build_body(request), headers=auth)
     try:
         answer = _answer(body)
     except msgspec.DecodeError:
