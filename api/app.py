@@ -38,9 +38,8 @@ def _provide(name: str) -> Provide:
     return Provide(dependency, sync_to_thread=False)
 
 
-def create_app(settings: Settings, redis: ArqRedis | None = None) -> Litestar:
-    """The api; `redis` is given when the caller owns an in-process Redis (imagegate serve
-    without redis-server); otherwise it connects to REDIS_URL."""
+def _resources(settings: Settings, redis: ArqRedis | None):
+    """The lifespan: Redis clients, the event hub's subscription, the gateway and image store."""
 
     @contextlib.asynccontextmanager
     async def resources(app: Litestar) -> AsyncIterator[None]:
@@ -63,13 +62,19 @@ def create_app(settings: Settings, redis: ArqRedis | None = None) -> Litestar:
                 await client.aclose()
                 await reader.close()
 
+    return resources
+
+
+def create_app(settings: Settings, redis: ArqRedis | None = None) -> Litestar:
+    """The api; `redis` is given when the caller owns an in-process Redis (imagegate serve
+    without redis-server); otherwise it connects to REDIS_URL."""
     api_metrics = ApiMetrics()
     app = Litestar(
         route_handlers=[
             chat_completions, images_generations, list_models, get_model, health, serve_image, metrics_page,
             welcome, static_files(),
         ],
-        lifespan=[resources],
+        lifespan=[_resources(settings, redis)],
         state=State({"settings": settings, "api_metrics": api_metrics}),
         dependencies={name: _provide(name) for name in ("settings", "redis", "gateway", "images", "api_metrics")},
         exception_handlers=EXCEPTION_HANDLERS,
