@@ -41,11 +41,14 @@ class KeyRing:
 
     async def plan(self) -> tuple[list[int], dict[int, tuple[float, Reason]]]:
         """The order to try keys in, and the benched ones with their release time and reason."""
-        async with self._redis.pipeline(transaction=False) as pipe:
-            pipe.incr(keys.key_cursor(self._provider))
-            pipe.mget(self._bench_keys)
-            cursor, benches = await pipe.execute()
         count = len(self.keys)
+        if count == 1:  # nothing to rotate: only the bench is worth a look
+            cursor, benches = 0, [await self._redis.get(self._bench_keys[0])]
+        else:
+            async with self._redis.pipeline(transaction=False) as pipe:
+                pipe.incr(keys.key_cursor(self._provider))
+                pipe.mget(self._bench_keys)
+                cursor, benches = await pipe.execute()
         order = [(cursor + offset) % count for offset in range(count)]
         benched = {}
         for index, value in enumerate(benches):

@@ -4,6 +4,7 @@ from typing import NamedTuple
 
 import httpx
 from httpx_aiohttp import AiohttpTransport
+from httpx_aiohttp.transport import AiohttpResponseStream
 from redis.asyncio import Redis
 
 from common.config_types import Settings
@@ -19,6 +20,11 @@ class Services(NamedTuple):
     store: ImageStore
     events: EventLog
     failover: Failover
+
+
+# httpx-aiohttp hands a body on in 16 KB chunks, each through four async generators: an image
+# answer is read whole anyway (worker/upstream.py caps it), so in pieces of up to a megabyte.
+AiohttpResponseStream.CHUNK_SIZE = 1 << 20
 
 
 def build_services(settings: Settings, redis: Redis, transport: httpx.AsyncBaseTransport | None = None) -> Services:
