@@ -63,7 +63,11 @@ def describe(settings: Settings) -> str:
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
     table = "\n".join("  ".join(cell.ljust(width) for cell, width in zip(row, widths)).rstrip() for row in rows)
     gateway = f"{len(settings.gateway_keys)} gateway key(s)" if settings.gateway_keys else "no gateway key"
-    return f"{table}\n\n{gateway}; default model: {settings.default_model or settings.model_names()[0]}"
+    spec = settings.enhance
+    enhancement = (
+        f"enhancement: {spec.model} ({spec.mode}) at {_host(spec.base_url)}, {len(spec.keys)} key(s)" if spec else "enhancement: off"
+    )
+    return f"{table}\n\n{gateway}; default model: {settings.default_model or settings.model_names()[0]}\n{enhancement}"
 
 
 def _host(url: str) -> str:

@@ -133,3 +133,10 @@ def test_check_config_exits_non_zero_listing_every_problem():
     assert "3 problem(s)" in result.stderr
     for problem in ("CF_ACCOUNT_ID and CF_API_TOKEN", "FLUX_GEN_API_KEY must be set", "IMAGE_GEN_API_BASE_1, IMAGE_GEN_API_KEY_1 must be set"):
         assert problem in result.stderr
+
+
+def test_check_config_names_the_enhancement_llm_without_its_keys():
+    configured = check_config({"ENHANCE_OPENAI_API_KEY": "sk-llm-1,sk-llm-2", "ENHANCE_OPENAI_MODEL": "qwen-plus"})
+    assert "enhancement: qwen-plus (plain) at api.openai.com, 2 key(s)" in configured.stdout
+    assert "sk-llm" not in configured.stdout + configured.stderr
+    assert "enhancement: off" in check_config({}).stdout
