@@ -5,8 +5,6 @@ GatewayError            any failure we report to a client; carries status, type,
 │   └── ContentRejected 400: an upstream refused the prompt (safety, policy); never retried
 ├── AuthenticationFailed 401: no or wrong gateway key
 ├── NotFound            404: unknown model, route or image
-├── MethodNotAllowed    405
-├── RequestTooLarge     413: body over the limit
 ├── IdempotencyKeyReused 422: same Idempotency-Key, different body
 ├── RateLimited         429: our limit, or every upstream key rate limited
 ├── ClientClosedRequest 499: the client left before its answer (nginx's code; nobody reads it)
@@ -14,7 +12,8 @@ GatewayError            any failure we report to a client; carries status, type,
 ├── ServiceUnavailable  503: Redis, the queue or the cache cannot take work now
 └── RequestTimeout      504: the wait passed REQUEST_TIMEOUT
 
-Errors cross from the worker to the api as `ErrorInfo` inside job events.
+Errors cross from the worker to the api as `ErrorInfo` inside job events. Litestar's own 404,
+405, 413 and validation errors are mapped to the same shape in api/errors.py.
 """
 
 from typing import ClassVar
@@ -89,18 +88,6 @@ class NotFound(GatewayError):
     status = 404
     type = "invalid_request_error"
     default_code = "not_found"
-
-
-class MethodNotAllowed(GatewayError):
-    status = 405
-    type = "invalid_request_error"
-    default_code = "method_not_allowed"
-
-
-class RequestTooLarge(GatewayError):
-    status = 413
-    type = "invalid_request_error"
-    default_code = "request_too_large"
 
 
 class IdempotencyKeyReused(GatewayError):

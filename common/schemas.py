@@ -76,7 +76,6 @@ class Failed(msgspec.Struct, frozen=True, tag="failed"):
 
 
 JobEvent = Progress | Reasoning | Completed | Failed
-TERMINAL = (Completed, Failed)
 
 encode = msgspec.msgpack.Encoder().encode
 decode_job = msgspec.msgpack.Decoder(GenerateJob).decode

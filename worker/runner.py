@@ -39,7 +39,7 @@ class GatewayWorker(Worker):
 
     def __init__(self, *args, lease_seconds: int = 30, **kwargs) -> None:
         super().__init__(*args, poll_delay=0, **kwargs)
-        self.in_progress_timeout_s = self.lease_seconds = lease_seconds
+        self.lease_seconds = lease_seconds
         self.worker_id = f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(3)}"
         self._wake = asyncio.Event()
         self._stopping = False

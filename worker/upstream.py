@@ -206,7 +206,7 @@ async def post_json(
 
 def decode_base64(text: str) -> bytes:
     """Base64 image data, with or without a `data:image/...;base64,` prefix."""
-    _, comma, payload = text.partition(",") if text.startswith("data:") else ("", "", text)
+    payload = text.partition(",")[2] if text.startswith("data:") else text
     try:
         return base64.b64decode(payload, validate=False)
     except (ValueError, binascii.Error) as exc:
