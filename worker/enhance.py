@@ -18,7 +18,7 @@ from common.sizing import describe_ratio
 from worker.enhance_answer import EnhanceFailed, ThinkSplitter, parse_answer
 from worker.enhance_prompts import system_prompt
 from worker.failover import Notify
-from worker.providers.base import endpoint_url
+from worker.providers.base import bearer, endpoint_url
 from worker.services import Services
 from worker.upstream import UpstreamFailure, read_capped, transport_errors
 
@@ -93,7 +93,7 @@ async def _ask_each_key(client: httpx.AsyncClient, spec: EnhanceSpec, body: dict
 
 async def _ask(client: httpx.AsyncClient, spec: EnhanceSpec, key: str | None, body: dict, relay: "ReasoningRelay") -> tuple[str, Usage]:
     url = endpoint_url(spec.base_url, "/v1/chat/completions")
-    headers = {"Authorization": f"Bearer {key}"} if key else {}
+    headers = bearer(key)
     collector = _Collector(relay)
     with _llm_errors():
         async with client.stream("POST", url, json=body, headers=headers) as response:

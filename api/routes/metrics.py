@@ -1,5 +1,6 @@
 """GET /metrics: this api process's metrics and, through Redis, the whole fleet's."""
 
+import hmac
 import time
 
 from arq.connections import ArqRedis
@@ -15,7 +16,6 @@ from common import keys, metrics
 from common.config_types import Settings
 from common.errors import AuthenticationFailed
 from common.images import ImageStore
-from common.idempotency import digest
 
 
 class _Families:
@@ -41,7 +41,7 @@ async def metrics_page(
     gateway: NamedDependency[JobGateway],
     api_metrics: NamedDependency[ApiMetrics],
 ) -> Response[bytes]:
-    if settings.metrics_key and digest(bearer_token(request) or "") != digest(settings.metrics_key):
+    if settings.metrics_key and not hmac.compare_digest((bearer_token(request) or "").encode(), settings.metrics_key.encode()):
         raise AuthenticationFailed("/metrics needs `Authorization: Bearer <METRICS_KEY>`")
     async with redis.pipeline(transaction=False) as pipe:
         pipe.hgetall(keys.METRICS)
