@@ -12,20 +12,20 @@ from litestar.di import Provide
 from litestar.openapi import OpenAPIConfig
 
 from api.errors import EXCEPTION_HANDLERS
-from api.jobs import JobGateway
+from api.jobs.wait import JobClient
+from api.observability import ApiMetrics, observe
 from api.routes.chat import chat_completions
 from api.routes.health import health
 from api.routes.home import static_files, welcome
-from api.routes.images import serve_image
-from api.routes.images_api import images_generations
+from api.routes.image_files import serve_image
+from api.routes.images import images_generations
 from api.routes.metrics import metrics_page
 from api.routes.models import get_model, list_models
-from api.observability import ApiMetrics, observe
-from common.config_types import Settings
-from common.events import EventHub
-from common.bulk_reader import BulkReader
-from common.images import ImageStore
-from common.redis import COMMAND_TIMEOUT, connect
+from common.config.types import Settings
+from common.store.bulk_reader import BulkReader
+from common.store.events import EventHub
+from common.store.images import ImageStore
+from common.store.redis import COMMAND_TIMEOUT, connect
 
 DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/0"
 MAX_BODY = 1_000_000
@@ -50,7 +50,7 @@ def _resources(settings: Settings, redis: ArqRedis | None):
         listener = asyncio.create_task(hub.run())
         app.state.redis = client
         app.state.images = ImageStore(client, settings.image_expiration, reader)
-        app.state.gateway = JobGateway(client, hub, settings, app.state.images)
+        app.state.gateway = JobClient(client, hub, settings, app.state.images)
         try:
             yield
         finally:
@@ -71,12 +71,22 @@ def create_app(settings: Settings, redis: ArqRedis | None = None) -> Litestar:
     api_metrics = ApiMetrics()
     app = Litestar(
         route_handlers=[
-            chat_completions, images_generations, list_models, get_model, health, serve_image, metrics_page,
-            welcome, static_files(),
+            chat_completions,
+            images_generations,
+            list_models,
+            get_model,
+            health,
+            serve_image,
+            metrics_page,
+            welcome,
+            static_files(),
         ],
         lifespan=[_resources(settings, redis)],
         state=State({"settings": settings, "api_metrics": api_metrics}),
-        dependencies={name: _provide(name) for name in ("settings", "redis", "gateway", "images", "api_metrics")},
+        dependencies={
+            name: _provide(name)
+            for name in ("settings", "redis", "gateway", "images", "api_metrics")
+        },
         exception_handlers=EXCEPTION_HANDLERS,
         cors_config=CORSConfig(
             allow_origins=list(settings.cors_origins),

@@ -5,9 +5,9 @@ import hmac
 from litestar.connection import ASGIConnection
 from litestar.handlers import BaseRouteHandler
 
-from common.config_types import Settings
+from common.config.types import Settings
 from common.errors import AuthenticationFailed
-from common.idempotency import digest
+from common.store.idempotency import digest
 
 NO_KEY_CONFIGURED = (
     "this gateway has no API key configured, so it refuses every request: set GATEWAY_API_KEY "
@@ -22,7 +22,9 @@ def bearer_token(connection: ASGIConnection) -> str | None:
 
 def key_matches(settings: Settings, token: str) -> bool:
     matched = False
-    for key in settings.gateway_keys:  # no early exit: the time taken never depends on which key matched
+    for (
+        key
+    ) in settings.gateway_keys:  # no early exit: the time taken never depends on which key matched
         matched |= hmac.compare_digest(key.encode(), token.encode())
     return matched
 
@@ -36,13 +38,19 @@ async def require_gateway_key(connection: ASGIConnection, _: BaseRouteHandler) -
     if settings.allow_anonymous:
         token = bearer_token(connection)
         client = connection.client.host if connection.client else "unknown"
-        connection.state.caller = digest(token) if token and key_matches(settings, token) else digest(f"client {client}")
+        connection.state.caller = (
+            digest(token) if token and key_matches(settings, token) else digest(f"client {client}")
+        )
         return
     if not settings.gateway_keys:
         raise AuthenticationFailed(NO_KEY_CONFIGURED, code="missing_api_key")
     token = bearer_token(connection)
     if token is None:
-        raise AuthenticationFailed("send your gateway key as `Authorization: Bearer <key>`", code="missing_api_key")
+        raise AuthenticationFailed(
+            "send your gateway key as `Authorization: Bearer <key>`", code="missing_api_key"
+        )
     if not key_matches(settings, token):
-        raise AuthenticationFailed("the API key is not valid for this gateway", code="invalid_api_key")
+        raise AuthenticationFailed(
+            "the API key is not valid for this gateway", code="invalid_api_key"
+        )
     connection.state.caller = digest(token)

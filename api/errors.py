@@ -6,8 +6,8 @@ import re
 from litestar import Request, Response
 from litestar.exceptions import HTTPException, ValidationException
 
-from api.schemas import ErrorBody, ErrorDetail
-from common.errors import ErrorInfo, GatewayError
+from api.openai.wire import ErrorBody, ErrorDetail
+from common.errors import ErrorInfo, ImagegateError
 
 log = logging.getLogger("imagegate.api")
 
@@ -24,7 +24,7 @@ _HTTP_ERRORS = {
 }
 
 
-class JobFailed(GatewayError):
+class JobFailed(ImagegateError):
     """A failure reported by the worker, re-raised in the api process that waited for it."""
 
     def __init__(self, info: ErrorInfo) -> None:
@@ -41,11 +41,13 @@ def error_response(info: ErrorInfo) -> Response[ErrorBody]:
         headers["Retry-After"] = str(info.retry_after)
     if info.should_retry is False:
         headers["x-should-retry"] = "false"
-    body = ErrorBody(ErrorDetail(message=info.message, type=info.type, param=info.param, code=info.code))
+    body = ErrorBody(
+        ErrorDetail(message=info.message, type=info.type, param=info.param, code=info.code)
+    )
     return Response(body, status_code=info.status, headers=headers)
 
 
-def on_gateway_error(_: Request, exc: GatewayError) -> Response[ErrorBody]:
+def on_gateway_error(_: Request, exc: ImagegateError) -> Response[ErrorBody]:
     return error_response(exc.info())
 
 
@@ -54,12 +56,16 @@ def on_http_exception(request: Request, exc: HTTPException) -> Response[ErrorBod
     if exc.status_code >= 500:
         return on_unexpected(request, exc)
     message, param = _describe(exc)
-    return error_response(ErrorInfo(status=exc.status_code, type=error_type, code=code, message=message, param=param))
+    return error_response(
+        ErrorInfo(status=exc.status_code, type=error_type, code=code, message=message, param=param)
+    )
 
 
 def on_unexpected(request: Request, exc: Exception) -> Response[ErrorBody]:
     log.error("unexpected error on %s %s", request.method, request.url.path, exc_info=exc)
-    info = ErrorInfo(status=500, type="server_error", code="internal_error", message="internal error")
+    info = ErrorInfo(
+        status=500, type="server_error", code="internal_error", message="internal error"
+    )
     return error_response(info)
 
 
@@ -82,7 +88,7 @@ def _describe(exc: HTTPException) -> tuple[str, str | None]:
 
 
 EXCEPTION_HANDLERS = {
-    GatewayError: on_gateway_error,
+    ImagegateError: on_gateway_error,
     HTTPException: on_http_exception,
     Exception: on_unexpected,
 }

@@ -22,7 +22,10 @@ class ApiMetrics:
     def __init__(self) -> None:
         self.registry = CollectorRegistry()
         self.requests = Counter(
-            "imagegate_http_requests", "HTTP requests answered", ["route", "method", "status"], registry=self.registry
+            "imagegate_http_requests",
+            "HTTP requests answered",
+            ["route", "method", "status"],
+            registry=self.registry,
         )
         self.duration = Histogram(
             "imagegate_http_request_duration_seconds",
@@ -64,7 +67,13 @@ def observe(app: ASGIApp, metrics: ApiMetrics) -> ASGIApp:
             route = scope.get("path_template") or "unmatched"
             metrics.requests.labels(route, scope["method"], str(status)).inc()
             metrics.duration.labels(route).observe(elapsed)
-            log.info("%s %s %s", scope["method"], route, status, extra={"status": status, "duration_ms": round(elapsed * 1000)})
+            log.info(
+                "%s %s %s",
+                scope["method"],
+                route,
+                status,
+                extra={"status": status, "duration_ms": round(elapsed * 1000)},
+            )
             request_id.reset(token)
 
     return observed

@@ -4,7 +4,7 @@ import re
 
 from litestar import Request
 
-from common.config_types import Settings
+from common.config.types import Settings
 
 _HOST = re.compile(r"^[A-Za-z0-9.\-]+(:\d{1,5})?$|^\[[0-9A-Fa-f:.]+\](:\d{1,5})?$")
 

@@ -13,7 +13,7 @@ import random
 
 import uvloop
 
-from common.png import encode_png
+from worker.render.png import encode_png
 
 
 def fixed_png(side: int = 256, seed: int = 7) -> bytes:
@@ -23,7 +23,9 @@ def fixed_png(side: int = 256, seed: int = 7) -> bytes:
 
 
 def http_response(status: str, body: bytes, content_type: str = "application/json") -> bytes:
-    head = f"HTTP/1.1 {status}\r\nContent-Type: {content_type}\r\nContent-Length: {len(body)}\r\n\r\n"
+    head = (
+        f"HTTP/1.1 {status}\r\nContent-Type: {content_type}\r\nContent-Length: {len(body)}\r\n\r\n"
+    )
     return head.encode() + body
 
 
@@ -44,7 +46,14 @@ class UpstreamProtocol(asyncio.Protocol):
         self.buffer += data
         while (end := self.buffer.find(b"\r\n\r\n")) >= 0:
             head = self.buffer[:end].decode("latin-1")
-            length = next((int(line.split(":", 1)[1]) for line in head.split("\r\n") if line.lower().startswith("content-length:")), 0)
+            length = next(
+                (
+                    int(line.split(":", 1)[1])
+                    for line in head.split("\r\n")
+                    if line.lower().startswith("content-length:")
+                ),
+                0,
+            )
             if len(self.buffer) < end + 4 + length:
                 return
             self.buffer = self.buffer[end + 4 + length :]
@@ -73,7 +82,9 @@ class UpstreamProtocol(asyncio.Protocol):
 
 async def serve(port: int, delay: float) -> None:
     image = base64.b64encode(fixed_png()).decode()
-    answer = http_response("200 OK", json.dumps({"created": 1, "data": [{"b64_json": image}]}).encode())
+    answer = http_response(
+        "200 OK", json.dumps({"created": 1, "data": [{"b64_json": image}]}).encode()
+    )
     stats = Stats()
     server = await asyncio.get_running_loop().create_server(
         lambda: UpstreamProtocol(answer, delay, stats), "127.0.0.1", port, backlog=4096

@@ -11,7 +11,9 @@ import aiohttp
 @dataclass
 class Run:
     latencies: list[float] = field(default_factory=list)  # seconds, completed requests
-    first_bytes: list[float] = field(default_factory=list)  # seconds to the first body byte (streams)
+    first_bytes: list[float] = field(
+        default_factory=list
+    )  # seconds to the first body byte (streams)
     errors: list[str] = field(default_factory=list)
     elapsed: float = 0.0
 
@@ -33,7 +35,9 @@ class Run:
 
 
 def session(limit: int) -> aiohttp.ClientSession:
-    return aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=limit), timeout=aiohttp.ClientTimeout(total=600))
+    return aiohttp.ClientSession(
+        connector=aiohttp.TCPConnector(limit=limit), timeout=aiohttp.ClientTimeout(total=600)
+    )
 
 
 async def _post(http: aiohttp.ClientSession, url: str, body: dict, headers: dict, run: Run) -> None:
@@ -75,7 +79,9 @@ async def concurrent(url: str, body: dict, headers: dict, concurrency: int, tota
     return run
 
 
-async def _stream(http: aiohttp.ClientSession, url: str, body: dict, headers: dict, run: Run) -> None:
+async def _stream(
+    http: aiohttp.ClientSession, url: str, body: dict, headers: dict, run: Run
+) -> None:
     started = time.perf_counter()
     first = None
     try:

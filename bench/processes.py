@@ -10,7 +10,7 @@ from pathlib import Path
 
 import httpx
 
-from common.redis_server import RedisProcess, free_port
+from imagegate.redis_server import RedisProcess, free_port
 
 _TICK = os.sysconf("SC_CLK_TCK")
 GATEWAY_KEY = "bench-key"
@@ -30,7 +30,11 @@ def peak_rss_mb(pid: int) -> float:
 
 def _spawn(args: list[str], env: dict[str, str]) -> subprocess.Popen:
     return subprocess.Popen(
-        [sys.executable, *args], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True
+        [sys.executable, *args],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
     )
 
 
@@ -48,11 +52,16 @@ def _wait_http(url: str, timeout: float = 20) -> None:
 class Stack:
     """Redis, a fake upstream answering after `delay` seconds, one api and `workers` workers."""
 
-    def __init__(self, *, delay: float = 0.0, workers: int = 1, env: dict[str, str] | None = None) -> None:
+    def __init__(
+        self, *, delay: float = 0.0, workers: int = 1, env: dict[str, str] | None = None
+    ) -> None:
         self.redis = RedisProcess(maxmemory="2gb").start()
         self.upstream_port = free_port()
         self.upstream_url = f"http://127.0.0.1:{self.upstream_port}"
-        self.upstream = _spawn(["-m", "bench.fake_upstream", "--port", str(self.upstream_port), "--delay", str(delay)], dict(os.environ))
+        self.upstream = _spawn(
+            ["-m", "bench.fake_upstream", "--port", str(self.upstream_port), "--delay", str(delay)],
+            dict(os.environ),
+        )
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.env = {

@@ -18,16 +18,26 @@ import redis
 
 from bench import load
 from bench.processes import GATEWAY_KEY, Stack, peak_rss_mb
-from common.imageinfo import sniff
-from common.images import ImageStore
-from common.png import encode_png
-from common.redis import connect
+from common.store.images import ImageStore
+from common.store.redis import connect
+from worker.render.png import encode_png
+from worker.upstream.sniff import sniff
 
 CHAT = "/v1/chat/completions"
 HEADERS = {"Authorization": f"Bearer {GATEWAY_KEY}"}
-BODY = {"model": "bench-model", "messages": [{"role": "user", "content": "a benchmark kettle"}], "enhance": False}
+BODY = {
+    "model": "bench-model",
+    "messages": [{"role": "user", "content": "a benchmark kettle"}],
+    "enhance": False,
+}
 # What imagegate's openai adapter sends for BODY: the direct call it is compared with.
-UPSTREAM_BODY = {"model": "bench-model", "prompt": "a benchmark kettle", "n": 1, "size": "1024x1024", "response_format": "b64_json"}
+UPSTREAM_BODY = {
+    "model": "bench-model",
+    "prompt": "a benchmark kettle",
+    "n": 1,
+    "size": "1024x1024",
+    "response_format": "b64_json",
+}
 
 Row = tuple[str, str, str]
 
@@ -44,8 +54,16 @@ def added_latency() -> list[Row]:
         direct = asyncio.run(load.sequential(direct_url, UPSTREAM_BODY, {}, 500))
         via = asyncio.run(load.sequential(stack.url + CHAT, BODY, HEADERS, 500))
     return [
-        ("1. added latency, p50 (concurrency 1)", ms(via.p50 - direct.p50), f"direct {ms(direct.p50)}, through imagegate {ms(via.p50)}"),
-        ("1. added latency, p99 (concurrency 1)", ms(via.p99 - direct.p99), f"direct {ms(direct.p99)}, through imagegate {ms(via.p99)}; errors {len(via.errors)}"),
+        (
+            "1. added latency, p50 (concurrency 1)",
+            ms(via.p50 - direct.p50),
+            f"direct {ms(direct.p50)}, through imagegate {ms(via.p50)}",
+        ),
+        (
+            "1. added latency, p99 (concurrency 1)",
+            ms(via.p99 - direct.p99),
+            f"direct {ms(direct.p99)}, through imagegate {ms(via.p99)}; errors {len(via.errors)}",
+        ),
     ]
 
 
@@ -57,8 +75,16 @@ def throughput() -> list[Row]:
         used = stack.cpu() - before
     per_image = used / max(len(run.latencies), 1)
     return [
-        ("2. throughput (concurrency 32, 1 api + 1 worker)", f"{run.rate:.0f} images/s", f"{len(run.latencies)} done, {len(run.errors)} errors, p99 {ms(run.p99)}"),
-        ("2. CPU per generation (api + worker + Redis)", ms(per_image), f"{used:.1f} CPU-s for {len(run.latencies)} images"),
+        (
+            "2. throughput (concurrency 32, 1 api + 1 worker)",
+            f"{run.rate:.0f} images/s",
+            f"{len(run.latencies)} done, {len(run.errors)} errors, p99 {ms(run.p99)}",
+        ),
+        (
+            "2. CPU per generation (api + worker + Redis)",
+            ms(per_image),
+            f"{used:.1f} CPU-s for {len(run.latencies)} images",
+        ),
     ]
 
 
@@ -67,7 +93,13 @@ def in_flight() -> list[Row]:
         stack.upstream_stats(reset=True)
         run = asyncio.run(load.concurrent(stack.url + CHAT, BODY, HEADERS, 256, 256))
         held = stack.upstream_stats()["max_in_flight"]
-    return [("2b. in flight at the upstream (256 clients, 2 s delay)", f"{held / 256:.0%}", f"{held} of 256 at once; {len(run.errors)} errors")]
+    return [
+        (
+            "2b. in flight at the upstream (256 clients, 2 s delay)",
+            f"{held / 256:.0%}",
+            f"{held} of 256 at once; {len(run.errors)} errors",
+        )
+    ]
 
 
 def many_streams() -> list[Row]:
@@ -80,10 +112,22 @@ def many_streams() -> list[Row]:
         watcher.join()
         api_rss, worker_rss = peak_rss_mb(stack.api.pid), peak_rss_mb(stack.workers[0].pid)
     return [
-        ("3. 1,000 streams at once (5 s upstream delay)", f"{len(run.latencies)} done, {len(run.errors)} errors", f"all done in {run.elapsed:.1f} s"),
-        ("3. time to first byte, p50 / p99", f"{ms(run.percentile(run.first_bytes, 0.5))} / {ms(run.percentile(run.first_bytes, 0.99))}", ""),
+        (
+            "3. 1,000 streams at once (5 s upstream delay)",
+            f"{len(run.latencies)} done, {len(run.errors)} errors",
+            f"all done in {run.elapsed:.1f} s",
+        ),
+        (
+            "3. time to first byte, p50 / p99",
+            f"{ms(run.percentile(run.first_bytes, 0.5))} / {ms(run.percentile(run.first_bytes, 0.99))}",
+            "",
+        ),
         ("3. peak RSS: api / worker", f"{api_rss:.0f} MB / {worker_rss:.0f} MB", ""),
-        ("3. Redis connections at most", str(max(clients, default=0)), "for 1,000 waiting clients (api + worker + this probe)"),
+        (
+            "3. Redis connections at most",
+            str(max(clients, default=0)),
+            "for 1,000 waiting clients (api + worker + this probe)",
+        ),
     ]
 
 
@@ -103,7 +147,13 @@ def image_serving() -> list[Row]:
             rates.append(rate)
             raws.append(_redis_benchmark_get(stack.redis.port, 1_048_576))
     rate, raw = statistics.median(rates), statistics.median(raws)
-    return [("4. GET /image/<id>, 1 MB (concurrency 16)", f"{rate:.0f} req/s", f"{client}; redis-benchmark GET of 1 MB: {raw:.0f} req/s → {rate / raw:.0%} (medians of 3)")]
+    return [
+        (
+            "4. GET /image/<id>, 1 MB (concurrency 16)",
+            f"{rate:.0f} req/s",
+            f"{client}; redis-benchmark GET of 1 MB: {raw:.0f} req/s → {rate / raw:.0%} (medians of 3)",
+        )
+    ]
 
 
 def _get_rate(url: str) -> tuple[str, float]:
@@ -111,7 +161,9 @@ def _get_rate(url: str) -> tuple[str, float]:
     the client shares the two cores with what it measures; else with aiohttp."""
     if shutil.which("wrk"):
         subprocess.run(["wrk", "-t2", "-c16", "-d1s", url], capture_output=True, check=True)
-        out = subprocess.run(["wrk", "-t2", "-c16", "-d4s", url], capture_output=True, text=True, check=True).stdout
+        out = subprocess.run(
+            ["wrk", "-t2", "-c16", "-d4s", url], capture_output=True, text=True, check=True
+        ).stdout
         return "wrk", float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
     asyncio.run(load.gets(url, 16, 2))
     return "aiohttp (wrk not installed)", asyncio.run(load.gets(url, 16, 8)).rate
@@ -129,8 +181,23 @@ async def _store_megabyte_image(url: str) -> str:
 
 def _redis_benchmark_get(port: int, size: int) -> float:
     out = subprocess.run(
-        ["redis-benchmark", "-p", str(port), "-t", "set,get", "-n", "4000", "-d", str(size), "-c", "16", "--csv"],
-        capture_output=True, text=True, check=True,
+        [
+            "redis-benchmark",
+            "-p",
+            str(port),
+            "-t",
+            "set,get",
+            "-n",
+            "4000",
+            "-d",
+            str(size),
+            "-c",
+            "16",
+            "--csv",
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
     ).stdout
     row = next(line for line in out.splitlines() if line.startswith('"GET"'))
     return float(re.findall(r'"([\d.]+)"', row)[0])
@@ -140,8 +207,16 @@ def horizontal_scale() -> list[Row]:
     rates = []
     for workers in (1, 2):
         with Stack(delay=0.2, workers=workers, env={"WORKER_CONCURRENCY": "8"}) as stack:
-            rates.append(asyncio.run(load.concurrent(stack.url + CHAT, BODY, HEADERS, 64, 640)).rate)
-    return [("5. scale-out (0.2 s delay, 8 jobs per worker)", f"1 worker {rates[0]:.0f}/s, 2 workers {rates[1]:.0f}/s", f"× {rates[1] / rates[0]:.2f}")]
+            rates.append(
+                asyncio.run(load.concurrent(stack.url + CHAT, BODY, HEADERS, 64, 640)).rate
+            )
+    return [
+        (
+            "5. scale-out (0.2 s delay, 8 jobs per worker)",
+            f"1 worker {rates[0]:.0f}/s, 2 workers {rates[1]:.0f}/s",
+            f"× {rates[1] / rates[0]:.2f}",
+        )
+    ]
 
 
 SCENARIOS = {
@@ -161,7 +236,11 @@ def main() -> None:
         started = time.perf_counter()
         rows += SCENARIOS[name]()
         print(f"  {name}: {time.perf_counter() - started:.0f} s", file=sys.stderr, flush=True)
-    table = ["| scenario | result | detail |", "|---|---|---|", *(f"| {a} | {b} | {c} |" for a, b, c in rows)]
+    table = [
+        "| scenario | result | detail |",
+        "|---|---|---|",
+        *(f"| {a} | {b} | {c} |" for a, b, c in rows),
+    ]
     print("\n".join(table))
     results = Path(__file__).parent / "results"
     results.mkdir(exist_ok=True)

@@ -1,6 +1,6 @@
 """The gateway's error tree: each class fixes an HTTP status and an OpenAI error type.
 
-GatewayError            any failure we report to a client; carries status, type, code, param
+ImagegateError            any failure we report to a client; carries status, type, code, param
 ├── InvalidRequest      400: the client's input is wrong (names the `param`)
 │   └── ContentRejected 400: an upstream refused the prompt (safety, policy); never retried
 ├── AuthenticationFailed 401: no or wrong gateway key
@@ -33,7 +33,7 @@ class ErrorInfo(msgspec.Struct, frozen=True, kw_only=True):
     should_retry: bool | None = None
 
 
-class GatewayError(Exception):
+class ImagegateError(Exception):
     status: ClassVar[int] = 500
     type: ClassVar[str] = "server_error"
     default_code: ClassVar[str | None] = "internal_error"
@@ -67,7 +67,7 @@ class GatewayError(Exception):
         )
 
 
-class InvalidRequest(GatewayError):
+class InvalidRequest(ImagegateError):
     status = 400
     type = "invalid_request_error"
     default_code = "invalid_value"
@@ -78,52 +78,51 @@ class ContentRejected(InvalidRequest):
     should_retry = False
 
 
-class AuthenticationFailed(GatewayError):
+class AuthenticationFailed(ImagegateError):
     status = 401
     type = "authentication_error"
     default_code = "invalid_api_key"
 
 
-class NotFound(GatewayError):
+class NotFound(ImagegateError):
     status = 404
     type = "invalid_request_error"
     default_code = "not_found"
 
 
-class IdempotencyKeyReused(GatewayError):
+class IdempotencyKeyReused(ImagegateError):
     status = 422
     type = "invalid_request_error"
     default_code = "idempotency_key_reused"
 
 
-class RateLimited(GatewayError):
+class RateLimited(ImagegateError):
     status = 429
     type = "rate_limit_error"
     default_code = "rate_limit_exceeded"
 
 
-class ClientClosedRequest(GatewayError):
+class ClientClosedRequest(ImagegateError):
     status = 499
     type = "client_closed_request"
     default_code = "client_closed_request"
 
 
-class UpstreamFailed(GatewayError):
+class UpstreamFailed(ImagegateError):
     status = 502
     type = "upstream_error"
     default_code = "upstream_failed"
     should_retry = False
 
 
-class ServiceUnavailable(GatewayError):
+class ServiceUnavailable(ImagegateError):
     status = 503
     type = "service_unavailable"
     default_code = "redis_unavailable"
 
 
-class RequestTimeout(GatewayError):
+class RequestTimeout(ImagegateError):
     status = 504
     type = "timeout"
     default_code = "request_timeout"
     should_retry = False
-

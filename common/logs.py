@@ -13,7 +13,8 @@ request_id: contextvars.ContextVar[str | None] = contextvars.ContextVar("request
 class JsonFormatter(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
         entry = {
-            "time": time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(record.created)) + f".{int(record.msecs):03d}Z",
+            "time": time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(record.created))
+            + f".{int(record.msecs):03d}Z",
             "level": record.levelname.lower(),
             "logger": record.name,
             "message": record.getMessage(),
@@ -26,7 +27,10 @@ class JsonFormatter(logging.Formatter):
         if record.exc_info and record.exc_info[0] is not None:
             # Type and frames only: an exception's message can quote URLs and keys.
             entry["error"] = record.exc_info[0].__name__
-            entry["trace"] = [f"{f.filename}:{f.lineno} {f.name}" for f in traceback.extract_tb(record.exc_info[2])]
+            entry["trace"] = [
+                f"{f.filename}:{f.lineno} {f.name}"
+                for f in traceback.extract_tb(record.exc_info[2])
+            ]
         return json.dumps(entry, ensure_ascii=False)
 
 

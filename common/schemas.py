@@ -27,7 +27,9 @@ class GenerateJob(msgspec.Struct, kw_only=True, frozen=True):
     enhance: bool = False
     stream: bool = False  # the client watches progress: stream the LLM's reasoning too
     notes: tuple[str, ...] = ()  # remarks from the api for the answer
-    idempotency: tuple[str, str] | None = None  # (Redis key, value) of the claim to free if the job fails
+    idempotency: tuple[str, str] | None = (
+        None  # (Redis key, value) of the claim to free if the job fails
+    )
 
 
 class StoredImage(msgspec.Struct, frozen=True, kw_only=True):
@@ -39,7 +41,7 @@ class StoredImage(msgspec.Struct, frozen=True, kw_only=True):
     expires: float = 0.0  # unix time the cache drops it (0: unknown, for records made before)
 
 
-class Usage(msgspec.Struct, frozen=True, kw_only=True):
+class LlmTokens(msgspec.Struct, frozen=True, kw_only=True):
     prompt_tokens: int = 0
     completion_tokens: int = 0
 
@@ -53,7 +55,7 @@ class JobResult(msgspec.Struct, frozen=True, kw_only=True):
     ratio: str | None = None
     seed: int | None = None  # only when the upstream honours seeds
     notes: tuple[str, ...] = ()
-    usage: Usage = Usage()
+    usage: LlmTokens = LlmTokens()
     enhance_failure: str | None = None  # why the configured LLM could not enhance the prompt
 
 

@@ -8,8 +8,8 @@ from typing import NamedTuple
 import arq.worker
 from arq.connections import ArqRedis
 
-from common.redis import arq_client
-from common.redis_server import RedisProcess, redis_server_binary
+from common.store.redis import arq_client
+from imagegate.redis_server import RedisProcess, redis_server_binary
 
 ClientFactory = Callable[[], ArqRedis]
 

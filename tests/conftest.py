@@ -4,8 +4,8 @@ from collections.abc import Iterator
 
 import pytest
 
-from common.redis import connect
-from common.redis_server import RedisProcess, redis_server_binary
+from common.store.redis import connect
+from imagegate.redis_server import RedisProcess, redis_server_binary
 from tests.fakes.openai_images import OpenAIImagesFake, start_openai_images
 from tests.fakes.server import FakeServer
 from tests.gateway import Gateway
@@ -13,7 +13,9 @@ from tests.gateway import Gateway
 
 def pytest_configure(config: pytest.Config) -> None:
     if redis_server_binary() is None:
-        raise pytest.UsageError("redis-server is not on PATH: the tests run a real Redis (.ci/run installs it)")
+        raise pytest.UsageError(
+            "redis-server is not on PATH: the tests run a real Redis (.ci/run installs it)"
+        )
 
 
 @pytest.fixture(scope="module")

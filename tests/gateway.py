@@ -13,7 +13,7 @@ from pathlib import Path
 import httpx
 import openai
 
-from common.redis_server import free_port
+from imagegate.redis_server import free_port
 
 GATEWAY_KEY = "ig-test-key"
 START_TIMEOUT = 20.0
@@ -24,7 +24,7 @@ class Process:
 
     def __init__(self, args: list[str], env: dict[str, str], log_dir: Path, name: str) -> None:
         self.log_path = log_dir / f"{name}.log"
-        self._log = open(self.log_path, "ab")
+        self._log = open(self.log_path, "ab")  # noqa: SIM115 (closed in stop())
         self.popen = subprocess.Popen(
             [sys.executable, "-m", "imagegate", *args],
             env=env,
@@ -53,7 +53,13 @@ class Process:
 class Gateway:
     """An api process and any number of worker processes sharing one Redis."""
 
-    def __init__(self, redis_url: str, env: dict[str, str] | None = None, *, gateway_key: str | None = GATEWAY_KEY) -> None:
+    def __init__(
+        self,
+        redis_url: str,
+        env: dict[str, str] | None = None,
+        *,
+        gateway_key: str | None = GATEWAY_KEY,
+    ) -> None:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.key = gateway_key
@@ -107,18 +113,26 @@ class Gateway:
             except httpx.TransportError:
                 pass
             time.sleep(0.05)
-        raise TimeoutError(f"the gateway did not become healthy: {last and last.text}\n{self.logs()}")
+        raise TimeoutError(
+            f"the gateway did not become healthy: {last and last.text}\n{self.logs()}"
+        )
 
     def _check_alive(self) -> None:
         for process in [self.api, *self.workers]:
             if process is not None and process.popen.poll() is not None:
-                raise RuntimeError(f"{process.log_path.name} exited with {process.popen.returncode}:\n{process.logs()}")
+                raise RuntimeError(
+                    f"{process.log_path.name} exited with {process.popen.returncode}:\n{process.logs()}"
+                )
 
     def client(self, **kwargs) -> openai.OpenAI:
-        return openai.OpenAI(base_url=f"{self.url}/v1", api_key=self.key or "none", max_retries=0, **kwargs)
+        return openai.OpenAI(
+            base_url=f"{self.url}/v1", api_key=self.key or "none", max_retries=0, **kwargs
+        )
 
     def async_client(self, **kwargs) -> openai.AsyncOpenAI:
-        return openai.AsyncOpenAI(base_url=f"{self.url}/v1", api_key=self.key or "none", max_retries=0, **kwargs)
+        return openai.AsyncOpenAI(
+            base_url=f"{self.url}/v1", api_key=self.key or "none", max_retries=0, **kwargs
+        )
 
     def headers(self) -> dict[str, str]:
         return {"Authorization": f"Bearer {self.key}"} if self.key else {}

@@ -9,13 +9,13 @@ from collections.abc import Awaitable, Callable
 import httpx
 from redis.asyncio import Redis
 
-from common import keys, metrics
-from common.config_types import ProviderSpec, Settings
-from common.errors import ContentRejected, GatewayError, RateLimited, UpstreamFailed
-from common.imageinfo import ImageInfo, sniff
-from worker.providers.base import Adapter, ImageRequest, Upstream
-from worker.redact import redact
-from worker.upstream import Reason, UpstreamFailure
+from common.config.types import ProviderSpec, Settings
+from common.errors import ContentRejected, ImagegateError, RateLimited, UpstreamFailed
+from common.store import keys, metrics
+from worker.providers.base import Adapter, Upstream, UpstreamRequest
+from worker.upstream.http import Reason, UpstreamFailure
+from worker.upstream.redact import redact
+from worker.upstream.sniff import ImageInfo, sniff
 
 log = logging.getLogger("imagegate.failover")
 
@@ -59,7 +59,9 @@ class KeyRing:
 
     async def bench(self, index: int, seconds: float, reason: Reason) -> None:
         until = time.time() + seconds
-        await self._redis.set(self._bench_keys[index], f"{until} {reason.value}", px=max(int(seconds * 1000), 1))
+        await self._redis.set(
+            self._bench_keys[index], f"{until} {reason.value}", px=max(int(seconds * 1000), 1)
+        )
 
 
 class Failover:
@@ -73,8 +75,10 @@ class Failover:
         self._attempt_timeout = settings.provider_timeout
         self._retry_on_timeout = settings.retry_on_timeout
 
-    async def run(self, provider: ProviderSpec, adapter: Adapter, request: ImageRequest, notify: Notify) -> Images:
-        """Images from the first key that gives them; a GatewayError when none does."""
+    async def run(
+        self, provider: ProviderSpec, adapter: Adapter, request: UpstreamRequest, notify: Notify
+    ) -> Images:
+        """Images from the first key that gives them; a ImagegateError when none does."""
         ring = KeyRing(self._redis, provider)
         deadline = time.monotonic() + self._deadline
         order, benched = await ring.plan()
@@ -85,14 +89,29 @@ class Failover:
         for position, index in enumerate(attempts):
             budget = min(provider.timeout or self._attempt_timeout, deadline - time.monotonic())
             if budget <= 0:
-                raise UpstreamFailed(f"{provider.name} gave no image within {self._deadline:g} s ({len(failures)} key(s) tried)")
+                raise UpstreamFailed(
+                    f"{provider.name} gave no image within {self._deadline:g} s ({len(failures)} key(s) tried)"
+                )
             try:
-                return await self._attempt(Upstream(self._client, provider, ring.keys[index]), adapter, request, budget)
+                return await self._attempt(
+                    Upstream(self._client, provider, ring.keys[index]), adapter, request, budget
+                )
             except UpstreamFailure as failure:
                 failure.message = redact(failure.message, secrets_of(provider))
-                log.warning("upstream attempt failed", extra={"provider": provider.name, "key_index": index + 1,
-                                                              "reason": failure.reason.value, "status": failure.status})
-                await self._count(metrics.upstream_error, provider.name, str(failure.status or failure.reason.name.lower()))
+                log.warning(
+                    "upstream attempt failed",
+                    extra={
+                        "provider": provider.name,
+                        "key_index": index + 1,
+                        "reason": failure.reason.value,
+                        "status": failure.status,
+                    },
+                )
+                await self._count(
+                    metrics.upstream_error,
+                    provider.name,
+                    str(failure.status or failure.reason.name.lower()),
+                )
                 self._stop_if_final(provider, failure)
                 await self._bench(ring, index, failure)
                 failures.append(failure)
@@ -104,7 +123,9 @@ class Failover:
                 )
         raise all_failed(provider, failures)
 
-    async def _attempt(self, upstream: Upstream, adapter: Adapter, request: ImageRequest, budget: float) -> Images:
+    async def _attempt(
+        self, upstream: Upstream, adapter: Adapter, request: UpstreamRequest, budget: float
+    ) -> Images:
         try:
             async with asyncio.timeout(budget):
                 return recognise(await adapter(upstream, request))
@@ -117,14 +138,21 @@ class Failover:
         if reason is Reason.PROMPT:
             raise ContentRejected(f"{name} refused the prompt: {message}")
         if reason is Reason.CONFIG:
-            raise UpstreamFailed(f"{name} rejected imagegate's request ({message}); check its configuration", code="upstream_misconfigured")
+            raise UpstreamFailed(
+                f"{name} rejected imagegate's request ({message}); check its configuration",
+                code="upstream_misconfigured",
+            )
         if reason is Reason.BLOCKED:
-            raise UpstreamFailed(f"{name} turned the request away before its API saw it ({message}); no key is at fault")
+            raise UpstreamFailed(
+                f"{name} turned the request away before its API saw it ({message}); no key is at fault"
+            )
         if reason is Reason.UNUSABLE:
             raise UpstreamFailed(f"{name} answered with something imagegate cannot use: {message}")
         if reason is Reason.TIMEOUT and not self._retry_on_timeout:
             # The upstream may still be making, and billing, the image: do not pay twice.
-            raise UpstreamFailed(f"{name} did not answer in time ({message}); not retried (RETRY_ON_TIMEOUT is off)")
+            raise UpstreamFailed(
+                f"{name} did not answer in time ({message}); not retried (RETRY_ON_TIMEOUT is off)"
+            )
 
     async def _count(self, counter: Callable[..., None], *labels: str) -> None:
         """Add to a fleet-wide counter of /metrics (upstream errors by status, failovers)."""
@@ -154,14 +182,17 @@ def recognise(images: list[bytes]) -> Images:
     for data in images:
         info = sniff(data)
         if info is None:
-            raise UpstreamFailure(Reason.UNUSABLE, "the upstream answered with something that is not a PNG, JPEG, WebP or GIF")
+            raise UpstreamFailure(
+                Reason.UNUSABLE,
+                "the upstream answered with something that is not a PNG, JPEG, WebP or GIF",
+            )
         recognised.append((data, info))
     if not recognised:
         raise UpstreamFailure(Reason.UNAVAILABLE, "the upstream answered without images")
     return recognised
 
 
-def all_failed(provider: ProviderSpec, failures: list[UpstreamFailure]) -> GatewayError:
+def all_failed(provider: ProviderSpec, failures: list[UpstreamFailure]) -> ImagegateError:
     last = failures[-1]
     summary = f"every key of {provider.name} failed ({len(failures)} tried); last: {last.reason.value}: {last.message}"
     if all(f.reason in _RATE_REASONS for f in failures):
@@ -170,7 +201,7 @@ def all_failed(provider: ProviderSpec, failures: list[UpstreamFailure]) -> Gatew
     return UpstreamFailed(summary)
 
 
-def all_benched(provider: ProviderSpec, benched: dict[int, tuple[float, Reason]]) -> GatewayError:
+def all_benched(provider: ProviderSpec, benched: dict[int, tuple[float, Reason]]) -> ImagegateError:
     soonest = min(until for until, _ in benched.values())
     wait = _seconds(soonest - time.time())
     message = f"every key of {provider.name} is resting after recent failures; retry in {wait} s"

@@ -14,17 +14,28 @@ from typing import NamedTuple
 from msgspec.structs import replace
 from redis.asyncio.client import Pipeline
 
-from common import keys, metrics
-from common.config_types import ModelSpec, ProviderSpec
-from common.errors import GatewayError, NotFound
-from common.idempotency import release
+from common.config.types import ModelSpec, ProviderSpec
+from common.errors import ImagegateError, NotFound
 from common.logs import request_id
-from common.schemas import Completed, Failed, GenerateJob, JobEvent, JobResult, Progress, StoredImage, decode_job, decode_result, encode
-from common.sizing import SizePlan, plan_size
-from worker.enhance import Enhancement, enhance_prompt
+from common.prompt.size_plan import SizePlan, plan_size
+from common.schemas import (
+    Completed,
+    Failed,
+    GenerateJob,
+    JobEvent,
+    JobResult,
+    Progress,
+    StoredImage,
+    decode_job,
+    decode_result,
+    encode,
+)
+from common.store import keys, metrics
+from common.store.idempotency import release
+from worker.enhance.llm import Enhancement, enhance_prompt
 from worker.failover import Images, Notify
 from worker.providers import ADAPTERS
-from worker.providers.base import ImageRequest
+from worker.providers.base import UpstreamRequest
 from worker.services import Services
 
 log = logging.getLogger("imagegate.worker")
@@ -53,7 +64,9 @@ async def generate(ctx: dict, payload: bytes) -> None:
         request_id.reset(token)
 
 
-async def _finish(services: Services, job: GenerateJob, outcome: Outcome, seconds: float, settle: Settle | None) -> None:
+async def _finish(
+    services: Services, job: GenerateJob, outcome: Outcome, seconds: float, settle: Settle | None
+) -> None:
     """Store the images and the result, announce the outcome, count it and settle arq's
     bookkeeping: one transaction, one round trip, so a result is never announced without its
     images, nor kept without them."""
@@ -65,14 +78,24 @@ async def _finish(services: Services, job: GenerateJob, outcome: Outcome, second
         for meta, data in outcome.images:
             services.store.stage(pipe, meta, data)
         if outcome.store_result and isinstance(event, Completed):
-            pipe.set(keys.job_result(job.id), encode(event.result), ex=services.settings.image_expiration)
+            pipe.set(
+                keys.job_result(job.id), encode(event.result), ex=services.settings.image_expiration
+            )
         await services.events.append(job.id, event, pipe)
         metrics.job_finished(pipe, provider, job.model, label, seconds)
         if settle is not None:
             settle(pipe, job.id)
         await pipe.execute()
-    log.info("job finished", extra={"job_id": job.id, "provider": provider, "model": job.model,
-                                   "outcome": label, "duration_ms": round(seconds * 1000)})
+    log.info(
+        "job finished",
+        extra={
+            "job_id": job.id,
+            "provider": provider,
+            "model": job.model,
+            "outcome": label,
+            "duration_ms": round(seconds * 1000),
+        },
+    )
 
 
 async def _previous_result(services: Services, job_id: str) -> JobEvent | None:
@@ -83,14 +106,18 @@ async def _previous_result(services: Services, job_id: str) -> JobEvent | None:
 async def _run(services: Services, job: GenerateJob) -> Outcome:
     try:
         return await make_images(services, job)
-    except GatewayError as exc:
+    except ImagegateError as exc:
         return await _failed(services, job, exc)
     except Exception:
         log.exception("job failed unexpectedly", extra={"job_id": job.id})
-        return await _failed(services, job, GatewayError("the image could not be made because of an internal error"))
+        return await _failed(
+            services,
+            job,
+            ImagegateError("the image could not be made because of an internal error"),
+        )
 
 
-async def _failed(services: Services, job: GenerateJob, error: GatewayError) -> Outcome:
+async def _failed(services: Services, job: GenerateJob, error: ImagegateError) -> Outcome:
     if job.idempotency is not None:  # a failed job frees its Idempotency-Key for a fresh try
         await release(services.redis, *job.idempotency)
     return Outcome(Failed(error.info()))
@@ -99,7 +126,11 @@ async def _failed(services: Services, job: GenerateJob, error: GatewayError) -> 
 async def make_images(services: Services, job: GenerateJob) -> Outcome:
     found = services.settings.find_model(job.model)
     if found is None:
-        raise NotFound(f"the model {job.model!r} is no longer configured", code="model_not_found", param="model")
+        raise NotFound(
+            f"the model {job.model!r} is no longer configured",
+            code="model_not_found",
+            param="model",
+        )
     provider, model = found
 
     async def notify(text: str) -> None:
@@ -130,10 +161,12 @@ async def make_images(services: Services, job: GenerateJob) -> Outcome:
     return Outcome(Completed(result), stored)
 
 
-def _request(job: GenerateJob, model: ModelSpec, enhancement: Enhancement, plan: SizePlan) -> ImageRequest:
+def _request(
+    job: GenerateJob, model: ModelSpec, enhancement: Enhancement, plan: SizePlan
+) -> UpstreamRequest:
     """The upstream request: the job's fields, the model's defaults, a random seed unless given."""
     seed = job.seed if job.seed is not None else secrets.randbits(32)
-    return ImageRequest(
+    return UpstreamRequest(
         prompt=enhancement.prompt[: model.prompt_limit],
         model=model,
         width=plan.width,
@@ -147,7 +180,9 @@ def _request(job: GenerateJob, model: ModelSpec, enhancement: Enhancement, plan:
     )
 
 
-async def _upstream_images(services: Services, provider: ProviderSpec, base: ImageRequest, n: int, notify: Notify) -> Images:
+async def _upstream_images(
+    services: Services, provider: ProviderSpec, base: UpstreamRequest, n: int, notify: Notify
+) -> Images:
     """`n` images in as few upstream calls as the model's batch allows, the calls in parallel."""
     adapter, model = ADAPTERS[provider.kind], base.model
     batches = await asyncio.gather(
@@ -168,7 +203,7 @@ def _split(n: int, batch: int) -> list[tuple[int, int]]:
     return [(first, min(batch, n - first)) for first in range(0, n, max(batch, 1))]
 
 
-def _batch(base: ImageRequest, seeds: bool, first: int, size: int) -> ImageRequest:
+def _batch(base: UpstreamRequest, seeds: bool, first: int, size: int) -> UpstreamRequest:
     seed = base.seed + first if seeds and base.seed is not None else base.seed
     return replace(base, n=size, seed=seed)
 

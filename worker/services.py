@@ -7,9 +7,9 @@ from httpx_aiohttp import AiohttpTransport
 from httpx_aiohttp.transport import AiohttpResponseStream
 from redis.asyncio import Redis
 
-from common.config_types import Settings
-from common.events import EventLog
-from common.images import ImageStore
+from common.config.types import Settings
+from common.store.events import EventLog
+from common.store.images import ImageStore
 from worker.failover import Failover
 
 
@@ -27,11 +27,15 @@ class Services(NamedTuple):
 AiohttpResponseStream.CHUNK_SIZE = 1 << 20
 
 
-def build_services(settings: Settings, redis: Redis, transport: httpx.AsyncBaseTransport | None = None) -> Services:
+def build_services(
+    settings: Settings, redis: Redis, transport: httpx.AsyncBaseTransport | None = None
+) -> Services:
     # One client for every upstream call: connection pools are reused across jobs. httpx's own
     # pure-Python pool costs milliseconds of CPU per large answer under concurrency; aiohttp's
     # transport keeps httpx's API (and tests' MockTransport seam) at a tenth of the cost.
-    limits = httpx.Limits(max_connections=settings.worker_concurrency * 2, max_keepalive_connections=64)
+    limits = httpx.Limits(
+        max_connections=settings.worker_concurrency * 2, max_keepalive_connections=64
+    )
     http = httpx.AsyncClient(
         # Each attempt as a whole is bounded by the failover loop (the provider's own timeout,
         # the job's deadline); this is a backstop that never cuts an attempt short.

@@ -4,10 +4,10 @@ import httpx
 from arq.connections import ArqRedis
 from arq.worker import func
 
-from common.config_types import Settings
-from common.redis import job_deserializer, job_serializer
+from common.config.types import Settings
+from common.store.redis import job_deserializer, job_serializer
 from worker.generate import generate
-from worker.runner import GatewayWorker
+from worker.loop import ImageWorker
 from worker.services import build_services
 
 
@@ -35,8 +35,8 @@ def create_worker(
     *,
     handle_signals: bool = True,
     transport: httpx.AsyncBaseTransport | None = None,
-) -> GatewayWorker:
-    return GatewayWorker(
+) -> ImageWorker:
+    return ImageWorker(
         functions=WorkerSettings.functions,
         on_startup=WorkerSettings.on_startup,
         on_shutdown=WorkerSettings.on_shutdown,

@@ -8,7 +8,7 @@ from litestar import Response, get
 from litestar.di import NamedDependency
 from redis.exceptions import RedisError
 
-from common import keys
+from common.store import keys
 
 
 class Health(msgspec.Struct):
@@ -26,7 +26,13 @@ async def health(redis: NamedDependency[ArqRedis]) -> Response[Health]:
             pipe.zcard(redis.default_queue_name)
             workers, depth = await pipe.execute()
     except (RedisError, OSError):
-        return Response(Health("unavailable", "unreachable", 0, 0), status_code=503, headers={"Retry-After": "5"})
+        return Response(
+            Health("unavailable", "unreachable", 0, 0),
+            status_code=503,
+            headers={"Retry-After": "5"},
+        )
     if workers == 0:
-        return Response(Health("no_workers", "ok", 0, depth), status_code=503, headers={"Retry-After": "5"})
+        return Response(
+            Health("no_workers", "ok", 0, depth), status_code=503, headers={"Retry-After": "5"}
+        )
     return Response(Health("ok", "ok", workers, depth))

@@ -11,12 +11,12 @@ from urllib.parse import urlsplit
 
 from litestar import Request, Response, Router, get
 from litestar.datastructures import CacheControlHeader
+from litestar.di import NamedDependency
 from litestar.enums import MediaType
 from litestar.static_files import create_static_files_router
-from litestar.di import NamedDependency
 
 from api.urls import public_base_url
-from common.config_types import Settings
+from common.config.types import Settings
 
 STATIC_DIR = Path(__file__).resolve().parent.parent / "static"
 _ORIGIN = re.compile(r"^https?://[A-Za-z0-9.\-:\[\]]+$")
@@ -24,7 +24,9 @@ _ORIGIN = re.compile(r"^https?://[A-Za-z0-9.\-:\[\]]+$")
 
 def static_files() -> Router:
     # no-cache, not max-age: after an upgrade the page must never run yesterday's script.
-    return create_static_files_router(path="/static", directories=[STATIC_DIR], cache_control=CacheControlHeader(no_cache=True))
+    return create_static_files_router(
+        path="/static", directories=[STATIC_DIR], cache_control=CacheControlHeader(no_cache=True)
+    )
 
 
 @get("/", include_in_schema=False)
@@ -67,10 +69,14 @@ def render_page(settings: Settings, base_url: str) -> str:
     }
     escaped = {name: html.escape(value) for name, value in values.items()}
     # Without an enhancement LLM the switch would do nothing: say so instead of pretending.
-    enhance = {"enhance_state": "checked", "enhance_note": ""} if settings.enhance else {
-        "enhance_state": "disabled",
-        "enhance_note": ' <span class="muted">(no enhancement LLM configured)</span>',
-    }
+    enhance = (
+        {"enhance_state": "checked", "enhance_note": ""}
+        if settings.enhance
+        else {
+            "enhance_state": "disabled",
+            "enhance_note": ' <span class="muted">(no enhancement LLM configured)</span>',
+        }
+    )
     return _template().substitute(escaped, **enhance, model_items=_model_items(settings, default))
 
 
@@ -80,7 +86,7 @@ def _model_items(settings: Settings, default: str) -> str:
         for model in provider.models:
             badge = ' <span class="badge">default</span>' if model.name == default else ""
             items.append(
-                f'<li><code>{html.escape(model.name)}</code>{badge}'
+                f"<li><code>{html.escape(model.name)}</code>{badge}"
                 f' <span class="muted">via {html.escape(provider.name)}</span></li>'
             )
     return "\n".join(items)

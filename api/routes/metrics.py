@@ -10,12 +10,12 @@ from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_l
 from prometheus_client.core import GaugeMetricFamily, Metric
 
 from api.auth import bearer_token
-from api.jobs import JobGateway
+from api.jobs.wait import JobClient
 from api.observability import ApiMetrics
-from common import keys, metrics
-from common.config_types import Settings
+from common.config.types import Settings
 from common.errors import AuthenticationFailed
-from common.images import ImageStore
+from common.store import keys, metrics
+from common.store.images import ImageStore
 
 
 class _Families:
@@ -38,10 +38,12 @@ async def metrics_page(
     settings: NamedDependency[Settings],
     redis: NamedDependency[ArqRedis],
     images: NamedDependency[ImageStore],
-    gateway: NamedDependency[JobGateway],
+    gateway: NamedDependency[JobClient],
     api_metrics: NamedDependency[ApiMetrics],
 ) -> Response[bytes]:
-    if settings.metrics_key and not hmac.compare_digest((bearer_token(request) or "").encode(), settings.metrics_key.encode()):
+    if settings.metrics_key and not hmac.compare_digest(
+        (bearer_token(request) or "").encode(), settings.metrics_key.encode()
+    ):
         raise AuthenticationFailed("/metrics needs `Authorization: Bearer <METRICS_KEY>`")
     async with redis.pipeline(transaction=False) as pipe:
         pipe.hgetall(keys.METRICS)
@@ -55,8 +57,16 @@ async def metrics_page(
                 *metrics.families(snapshot),
                 _gauge("imagegate_queue_depth", "Jobs queued or running", depth),
                 _gauge("imagegate_workers", "Workers with a fresh heartbeat", workers),
-                _gauge("imagegate_cached_bytes", "Bytes of images in the cache", await images.cached_bytes()),
-                _gauge("imagegate_waiting_requests", "Requests this api process holds open for a job", gateway.waiting),
+                _gauge(
+                    "imagegate_cached_bytes",
+                    "Bytes of images in the cache",
+                    await images.cached_bytes(),
+                ),
+                _gauge(
+                    "imagegate_waiting_requests",
+                    "Requests this api process holds open for a job",
+                    gateway.waiting,
+                ),
             ]
         )
     )

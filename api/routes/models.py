@@ -5,13 +5,17 @@ from litestar.di import NamedDependency
 from litestar.params import FromPath
 
 from api.auth import require_gateway_key
-from api.schemas import Model, ModelList
-from common.config_types import Settings
+from api.openai.wire import Model, ModelList
+from common.config.types import Settings
 from common.errors import NotFound
 
 
 def _models(settings: Settings) -> list[Model]:
-    return [Model(id=model.name, owned_by=provider.name) for provider in settings.providers for model in provider.models]
+    return [
+        Model(id=model.name, owned_by=provider.name)
+        for provider in settings.providers
+        for model in provider.models
+    ]
 
 
 @get("/v1/models", guards=[require_gateway_key])

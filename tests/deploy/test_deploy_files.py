@@ -19,7 +19,11 @@ def compose_binary() -> str:
 
 
 def test_compose_file_is_valid():
-    result = subprocess.run([compose_binary(), "-f", str(ROOT / "docker-compose.yml"), "config", "-q"], capture_output=True, text=True)
+    result = subprocess.run(
+        [compose_binary(), "-f", str(ROOT / "docker-compose.yml"), "config", "-q"],
+        capture_output=True,
+        text=True,
+    )
     assert result.returncode == 0, result.stderr
 
 
@@ -30,7 +34,9 @@ def test_compose_redis_never_evicts():
 
 def test_compose_scales_workers_without_fixed_names_or_ports():
     result = subprocess.run(
-        [compose_binary(), "-f", str(ROOT / "docker-compose.yml"), "config", "--format", "json"], capture_output=True, text=True
+        [compose_binary(), "-f", str(ROOT / "docker-compose.yml"), "config", "--format", "json"],
+        capture_output=True,
+        text=True,
     )
     import json
 
@@ -47,9 +53,16 @@ def test_dockerfile_installs_the_package_as_the_readme_does():
 
 
 def test_env_example_documents_every_variable_the_code_reads():
-    source = "\n".join(p.read_text() for p in (ROOT / "common").glob("*.py"))
+    source = "\n".join(
+        p.read_text()
+        for top in ("common", "api", "worker", "imagegate")
+        for p in (ROOT / top).rglob("*.py")
+    )
     read = set(re.findall(r'env\.(?:text|flag|integer|number|items)\("([A-Z_]+)"', source))
-    read |= {name for name in re.findall(r'"([A-Z][A-Z_]+)"', source) if name.endswith(("_KEY", "_KEYS"))}
+    read |= {
+        name for name in re.findall(r'"([A-Z][A-Z_]+)"', source) if name.endswith(("_KEY", "_KEYS"))
+    }
+    assert len(read) > 30, "the variables were not found: has the configuration moved?"
     example = (ROOT / ".env.example").read_text()
     missing = sorted(name for name in read if name not in example)
     assert not missing, f".env.example does not mention {missing}"

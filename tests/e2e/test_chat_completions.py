@@ -34,7 +34,9 @@ def image_urls(markdown: str) -> list[str]:
 
 def test_non_stream_answer_links_the_upstream_bytes(gateway, openai_upstream):
     _, fake = openai_upstream
-    answer = gateway.client().chat.completions.create(model="flux-dev", messages=[{"role": "user", "content": PROMPT}])
+    answer = gateway.client().chat.completions.create(
+        model="flux-dev", messages=[{"role": "user", "content": PROMPT}]
+    )
     content = answer.choices[0].message.content
     assert answer.object == "chat.completion" and answer.choices[0].finish_reason == "stop"
     [url] = image_urls(content)
@@ -61,8 +63,12 @@ def test_stream_parses_in_the_sdk_and_ends_with_the_answer(gateway, openai_upstr
     )
     assert chunks[0].choices[0].delta.role == "assistant"
     assert len({chunk.id for chunk in chunks}) == 1
-    reasoning = "".join(getattr(c.choices[0].delta, "reasoning_content", None) or "" for c in chunks if c.choices)
-    assert "Queued" in reasoning and "Generating an image with flux-dev via image-gen-1" in reasoning
+    reasoning = "".join(
+        getattr(c.choices[0].delta, "reasoning_content", None) or "" for c in chunks if c.choices
+    )
+    assert (
+        "Queued" in reasoning and "Generating an image with flux-dev via image-gen-1" in reasoning
+    )
     content = "".join(c.choices[0].delta.content or "" for c in chunks if c.choices)
     [url] = image_urls(content)
     assert httpx.get(url).content == fake.produced[-1]
@@ -72,7 +78,13 @@ def test_stream_parses_in_the_sdk_and_ends_with_the_answer(gateway, openai_upstr
 
 def test_raw_stream_is_sse_ending_in_done(gateway):
     body = {"model": "flux-dev", "messages": [{"role": "user", "content": PROMPT}], "stream": True}
-    with httpx.stream("POST", f"{gateway.url}/v1/chat/completions", json=body, headers=gateway.headers(), timeout=30) as response:
+    with httpx.stream(
+        "POST",
+        f"{gateway.url}/v1/chat/completions",
+        json=body,
+        headers=gateway.headers(),
+        timeout=30,
+    ) as response:
         assert response.headers["content-type"].startswith("text/event-stream")
         raw = response.read().decode()
     events = raw.split("\n\n")
@@ -84,32 +96,48 @@ def test_answers_never_reveal_the_upstream(gateway, openai_upstream):
     server, _ = openai_upstream
     host = server.url.removeprefix("http://")
     client = gateway.client()
-    answer = client.chat.completions.create(model="flux-dev", messages=[{"role": "user", "content": PROMPT}])
+    answer = client.chat.completions.create(
+        model="flux-dev", messages=[{"role": "user", "content": PROMPT}]
+    )
     failing = httpx.post(
         f"{gateway.url}/v1/chat/completions",
-        json={"model": "flux-dev", "messages": [{"role": "user", "content": "__badmodel__ " + PROMPT}]},
+        json={
+            "model": "flux-dev",
+            "messages": [{"role": "user", "content": "__badmodel__ " + PROMPT}],
+        },
         headers=gateway.headers(),
         timeout=30,
     )
-    assert failing.status_code == 502 and failing.json()["error"]["code"] == "upstream_misconfigured"
+    assert (
+        failing.status_code == 502 and failing.json()["error"]["code"] == "upstream_misconfigured"
+    )
     for text in (answer.model_dump_json(), failing.text):
         assert host not in text and "sk-upstream-good" not in text
 
 
 def test_missing_and_wrong_gateway_keys_are_401(gateway):
     with pytest.raises(openai.AuthenticationError) as wrong:
-        openai.OpenAI(base_url=f"{gateway.url}/v1", api_key="not-the-key", max_retries=0).models.list()
+        openai.OpenAI(
+            base_url=f"{gateway.url}/v1", api_key="not-the-key", max_retries=0
+        ).models.list()
     assert wrong.value.code == "invalid_api_key"
     missing = httpx.post(f"{gateway.url}/v1/chat/completions", json={"messages": []})
     assert missing.status_code == 401
     assert missing.json() == {
-        "error": {"message": missing.json()["error"]["message"], "type": "authentication_error", "param": None, "code": "missing_api_key"}
+        "error": {
+            "message": missing.json()["error"]["message"],
+            "type": "authentication_error",
+            "param": None,
+            "code": "missing_api_key",
+        }
     }
 
 
 def test_unknown_model_is_404(gateway):
     with pytest.raises(openai.NotFoundError) as error:
-        gateway.client().chat.completions.create(model="no-such-model", messages=[{"role": "user", "content": PROMPT}])
+        gateway.client().chat.completions.create(
+            model="no-such-model", messages=[{"role": "user", "content": PROMPT}]
+        )
     assert error.value.code == "model_not_found" and error.value.body["param"] == "model"
 
 
@@ -137,10 +165,16 @@ def test_a_failing_key_fails_over_to_the_next(start_gateway, openai_upstream):
     server.clear()
     client = gateway.client()
     for _ in range(2):  # the rotating start puts the failing key first in one of two requests
-        answer = client.chat.completions.create(model="flux-dev", messages=[{"role": "user", "content": PROMPT}])
+        answer = client.chat.completions.create(
+            model="flux-dev", messages=[{"role": "user", "content": PROMPT}]
+        )
         assert image_urls(answer.choices[0].message.content)
     used = [r.headers["authorization"] for r in server.requests_to("/v1/images/generations")]
-    assert sorted(used) == ["Bearer sk-upstream-500", "Bearer sk-upstream-good", "Bearer sk-upstream-good"]
+    assert sorted(used) == [
+        "Bearer sk-upstream-500",
+        "Bearer sk-upstream-good",
+        "Bearer sk-upstream-good",
+    ]
 
 
 def test_every_key_failing_is_502_naming_the_provider(start_gateway, openai_upstream):
@@ -161,7 +195,9 @@ def test_every_key_failing_is_502_naming_the_provider(start_gateway, openai_upst
 def test_an_expired_image_is_a_json_404(start_gateway, openai_upstream):
     server, _ = openai_upstream
     gateway = start_gateway({**openai_env(server.url), "IMAGE_EXPIRATION": "1"})
-    answer = gateway.client().chat.completions.create(model="flux-dev", messages=[{"role": "user", "content": PROMPT}])
+    answer = gateway.client().chat.completions.create(
+        model="flux-dev", messages=[{"role": "user", "content": PROMPT}]
+    )
     [url] = image_urls(answer.choices[0].message.content)
     time.sleep(1.6)
     gone = httpx.get(url)

@@ -37,8 +37,12 @@ def upstream():
 def environment(server, tmp_path) -> dict[str, str]:
     env = {}
     for n, (model, keys) in enumerate(PROVIDERS, start=1):
-        env |= {f"IMAGE_GEN_MODEL_{n}": f"{model}=flux-dev", f"IMAGE_GEN_API_BASE_{n}": f"{server.url}/v1",
-                f"IMAGE_GEN_API_KEY_{n}": keys, f"IMAGE_GEN_KIND_{n}": "openai"}
+        env |= {
+            f"IMAGE_GEN_MODEL_{n}": f"{model}=flux-dev",
+            f"IMAGE_GEN_API_BASE_{n}": f"{server.url}/v1",
+            f"IMAGE_GEN_API_KEY_{n}": keys,
+            f"IMAGE_GEN_KIND_{n}": "openai",
+        }
     config = tmp_path / "imagegate.toml"
     config.write_text(SLOW_PROVIDER.format(url=server.url))
     return env | {"IMAGEGATE_CONFIG": str(config)}
@@ -47,17 +51,23 @@ def environment(server, tmp_path) -> dict[str, str]:
 @pytest.fixture(scope="module")
 def gateway(redis_server, upstream, tmp_path_factory):
     redis_server.flush()
-    with Gateway(redis_server.url, environment(upstream[0], tmp_path_factory.mktemp("cfg"))).start() as gateway:
+    with Gateway(
+        redis_server.url, environment(upstream[0], tmp_path_factory.mktemp("cfg"))
+    ).start() as gateway:
         yield gateway
 
 
 def generate(gateway: Gateway, model: str, prompt: str = "a lighthouse") -> httpx.Response:
     body = {"model": model, "messages": [{"role": "user", "content": prompt}]}
-    return httpx.post(f"{gateway.url}/v1/chat/completions", json=body, headers=gateway.headers(), timeout=60)
+    return httpx.post(
+        f"{gateway.url}/v1/chat/completions", json=body, headers=gateway.headers(), timeout=60
+    )
 
 
 def keys_used(server) -> list[str]:
-    return [r.headers["authorization"].removeprefix("Bearer ") for r in server.requests_to(GENERATIONS)]
+    return [
+        r.headers["authorization"].removeprefix("Bearer ") for r in server.requests_to(GENERATIONS)
+    ]
 
 
 def test_benches_and_rotation_are_shared_by_worker_processes(start_gateway, upstream, tmp_path):
@@ -75,7 +85,12 @@ def test_benches_and_rotation_are_shared_by_worker_processes(start_gateway, upst
     used = keys_used(server)
     assert used.count("sk-revoked") == 1  # benched by the first process, skipped by the second
     # The second process goes on from where the first stopped: the counter lives in Redis.
-    assert [key for key in used if key in GOOD] == ["sk-good-2", "sk-good-3", "sk-good-1", "sk-good-2"]
+    assert [key for key in used if key in GOOD] == [
+        "sk-good-2",
+        "sk-good-3",
+        "sk-good-1",
+        "sk-good-2",
+    ]
 
 
 def test_every_key_refused_is_502_then_answered_at_once(gateway, upstream):
@@ -84,7 +99,11 @@ def test_every_key_refused_is_502_then_answered_at_once(gateway, upstream):
     first = generate(gateway, "dead")
     assert first.status_code == 502 and first.headers["x-should-retry"] == "false"
     error = first.json()["error"]
-    assert error["code"] == "upstream_failed" and "image-gen-3" in error["message"] and "sk-revoked" not in first.text
+    assert (
+        error["code"] == "upstream_failed"
+        and "image-gen-3" in error["message"]
+        and "sk-revoked" not in first.text
+    )
     again = generate(gateway, "dead")
     assert again.status_code == 502 and 590 <= int(again.headers["retry-after"]) <= 600
     assert keys_used(server) == ["sk-revoked-2"]
@@ -95,17 +114,24 @@ def test_every_key_rate_limited_is_429_with_retry_after(gateway, upstream):
     server.clear()
     first = generate(gateway, "limited")
     assert first.status_code == 429 and first.headers["retry-after"] == "7"
-    assert first.json()["error"]["code"] == "upstream_rate_limited" and "image-gen-4" in first.json()["error"]["message"]
+    assert (
+        first.json()["error"]["code"] == "upstream_rate_limited"
+        and "image-gen-4" in first.json()["error"]["message"]
+    )
     again = generate(gateway, "limited")
     assert again.status_code == 429 and 1 <= int(again.headers["retry-after"]) <= 7
     assert keys_used(server) == ["sk-429"]
 
 
 def test_streaming_clients_see_the_key_fail_over(gateway):
-    chunks = list(gateway.client().chat.completions.create(
-        model="failing", messages=[{"role": "user", "content": "a lighthouse"}], stream=True
-    ))
-    reasoning = "".join(getattr(c.choices[0].delta, "reasoning_content", None) or "" for c in chunks if c.choices)
+    chunks = list(
+        gateway.client().chat.completions.create(
+            model="failing", messages=[{"role": "user", "content": "a lighthouse"}], stream=True
+        )
+    )
+    reasoning = "".join(
+        getattr(c.choices[0].delta, "reasoning_content", None) or "" for c in chunks if c.choices
+    )
     assert "Generating an image with failing via image-gen-5" in reasoning
     assert "Key 2 of 2 of image-gen-5 failed (unavailable); failing over to key 1" in reasoning
     assert "![" in "".join(c.choices[0].delta.content or "" for c in chunks if c.choices)
@@ -115,11 +141,25 @@ def test_streaming_clients_see_the_key_fail_over(gateway):
     ("model", "prompt", "status", "code", "words"),
     [
         ("rotate", "a lighthouse __moderation__", 400, "content_policy_violation", "safety system"),
-        ("rotate", "a lighthouse __badmodel__", 502, "upstream_misconfigured", "check its configuration"),
-        ("slow", "a lighthouse __slow:3__", 502, "upstream_failed", "not retried"),  # the read timed out
+        (
+            "rotate",
+            "a lighthouse __badmodel__",
+            502,
+            "upstream_misconfigured",
+            "check its configuration",
+        ),
+        (
+            "slow",
+            "a lighthouse __slow:3__",
+            502,
+            "upstream_failed",
+            "not retried",
+        ),  # the read timed out
     ],
 )
-def test_failures_no_other_key_can_fix_are_not_retried(gateway, upstream, model, prompt, status, code, words):
+def test_failures_no_other_key_can_fix_are_not_retried(
+    gateway, upstream, model, prompt, status, code, words
+):
     server, _ = upstream
     server.clear()
     response = generate(gateway, model, prompt)

@@ -11,16 +11,25 @@ def test_schemathesis_finds_no_server_error(start_gateway):
     schemathesis = Path(sys.executable).parent / "schemathesis"
     run = subprocess.run(
         [
-            str(schemathesis), "run", f"{gateway.url}/schema/openapi.json",
-            "--header", f"Authorization: Bearer {gateway.key}",
-            "--checks", "not_a_server_error",
-            "--max-examples", "30",
-            "--workers", "2",
-            "--seed", "20261121",
+            str(schemathesis),
+            "run",
+            f"{gateway.url}/schema/openapi.json",
+            "--header",
+            f"Authorization: Bearer {gateway.key}",
+            "--checks",
+            "not_a_server_error",
+            "--max-examples",
+            "30",
+            "--workers",
+            "2",
+            "--seed",
+            "20261121",
         ],
         capture_output=True,
         text=True,
         timeout=300,
     )
-    assert run.returncode == 0, run.stdout.partition("ERRORS")[2][:6000] or run.stdout[-4000:] + run.stderr[-2000:]
+    assert run.returncode == 0, (
+        run.stdout.partition("ERRORS")[2][:6000] or run.stdout[-4000:] + run.stderr[-2000:]
+    )
     assert " passed" in run.stdout

@@ -22,7 +22,9 @@ def gateway(start_gateway, openai_upstream):
     return start_gateway(openai_env(server.url))
 
 
-async def test_a_retry_during_the_job_gets_the_same_image_and_one_upstream_call(gateway, openai_upstream):
+async def test_a_retry_during_the_job_gets_the_same_image_and_one_upstream_call(
+    gateway, openai_upstream
+):
     server, _ = openai_upstream
     headers = {**gateway.headers(), "Idempotency-Key": "retry-1"}
     async with httpx.AsyncClient(base_url=gateway.url, headers=headers, timeout=30) as client:
@@ -32,16 +34,22 @@ async def test_a_retry_during_the_job_gets_the_same_image_and_one_upstream_call(
         retry = await client.post(CHAT, json=request("__slow:1__ a slow boat"))
         original = await first
     assert original.status_code == retry.status_code == 200
-    assert image_urls(original.json()["choices"][0]["message"]["content"]) == image_urls(retry.json()["choices"][0]["message"]["content"])
+    assert image_urls(original.json()["choices"][0]["message"]["content"]) == image_urls(
+        retry.json()["choices"][0]["message"]["content"]
+    )
     assert len(server.requests_to("/v1/images/generations")) == 1
 
 
 def test_a_streaming_retry_after_the_job_replays_its_answer(gateway, openai_upstream):
     server, _ = openai_upstream
     client = gateway.client()
-    first = client.chat.completions.create(**request("a red boat", stream=True), extra_headers={"Idempotency-Key": "retry-2"})
+    first = client.chat.completions.create(
+        **request("a red boat", stream=True), extra_headers={"Idempotency-Key": "retry-2"}
+    )
     first_content = "".join(c.choices[0].delta.content or "" for c in first if c.choices)
-    again = client.chat.completions.create(**request("a red boat", stream=True), extra_headers={"Idempotency-Key": "retry-2"})
+    again = client.chat.completions.create(
+        **request("a red boat", stream=True), extra_headers={"Idempotency-Key": "retry-2"}
+    )
     again_content = "".join(c.choices[0].delta.content or "" for c in again if c.choices)
     assert image_urls(first_content) == image_urls(again_content)
     assert len(server.requests_to("/v1/images/generations")) == 1
@@ -49,9 +57,13 @@ def test_a_streaming_retry_after_the_job_replays_its_answer(gateway, openai_upst
 
 def test_the_same_key_with_another_body_is_422(gateway):
     client = gateway.client()
-    client.chat.completions.create(**request("a green boat"), extra_headers={"Idempotency-Key": "retry-3"})
+    client.chat.completions.create(
+        **request("a green boat"), extra_headers={"Idempotency-Key": "retry-3"}
+    )
     with pytest.raises(openai.UnprocessableEntityError) as error:
-        client.chat.completions.create(**request("a blue boat"), extra_headers={"Idempotency-Key": "retry-3"})
+        client.chat.completions.create(
+            **request("a blue boat"), extra_headers={"Idempotency-Key": "retry-3"}
+        )
     assert error.value.code == "idempotency_key_reused"
 
 

@@ -7,11 +7,11 @@ import httpx
 import openai
 import pytest
 
-from common.imageinfo import sniff
 from tests.e2e.test_chat_completions import image_urls, openai_env
 from tests.fakes import exacg, siliconflow
 from tests.fakes.llm import COMPLETIONS, enhanced, start_llm
 from tests.gateway import Gateway
+from worker.upstream.sniff import sniff
 
 GENERATIONS = "/v1/images/generations"
 KOLORS = siliconflow.KOLORS
@@ -42,9 +42,13 @@ def upstream_env(fakes) -> dict[str, str]:
     url = {name: server.url for name, (server, _) in fakes.items()}
     return {
         **openai_env(url["openai"]),
-        "FLUX_GEN_MODEL": KOLORS, "FLUX_GEN_API_BASE": f"{url['siliconflow']}/v1", "FLUX_GEN_API_KEY": "sk-sf",
-        "SD_API_KEY": "sd-key", "SD_API_BASE": url["exacg"],
-        "ENHANCE_OPENAI_API_KEY": "sk-llm-good", "ENHANCE_OPENAI_BASE_URL": f"{url['llm']}/v1",
+        "FLUX_GEN_MODEL": KOLORS,
+        "FLUX_GEN_API_BASE": f"{url['siliconflow']}/v1",
+        "FLUX_GEN_API_KEY": "sk-sf",
+        "SD_API_KEY": "sd-key",
+        "SD_API_BASE": url["exacg"],
+        "ENHANCE_OPENAI_API_KEY": "sk-llm-good",
+        "ENHANCE_OPENAI_BASE_URL": f"{url['llm']}/v1",
     }
 
 
@@ -66,7 +70,9 @@ def upstream_bodies(fakes, model: str, prompt: str) -> list[dict]:
 
 
 def llm_was_asked(fakes, prompt: str) -> bool:
-    return any(prompt.encode() in request.body for request in fakes["llm"][0].requests_to(COMPLETIONS))
+    return any(
+        prompt.encode() in request.body for request in fakes["llm"][0].requests_to(COMPLETIONS)
+    )
 
 
 def test_url_answer_links_the_upstream_bytes(gateway, fakes):
@@ -86,7 +92,9 @@ def test_url_answer_links_the_upstream_bytes(gateway, fakes):
 
 def test_b64_json_holds_exactly_the_bytes_the_upstream_made(gateway, fakes):
     _, fake = fakes["openai"]
-    answer = gateway.client().images.generate(model="flux-dev", prompt=unique("a red fox"), n=3, response_format="b64_json")
+    answer = gateway.client().images.generate(
+        model="flux-dev", prompt=unique("a red fox"), n=3, response_format="b64_json"
+    )
     decoded = [base64.b64decode(image.b64_json) for image in answer.data]
     assert all(image.url is None for image in answer.data)
     assert decoded == fake.produced[-3:] and len(set(decoded)) == 3
@@ -102,22 +110,29 @@ def test_b64_json_holds_exactly_the_bytes_the_upstream_made(gateway, fakes):
     ],
 )
 def test_sizes_are_honoured_or_snapped_to_what_the_model_makes(gateway, model, size, pixels):
-    answer = gateway.client().images.generate(model=model, prompt=unique("a quiet harbour"), size=size)
+    answer = gateway.client().images.generate(
+        model=model, prompt=unique("a quiet harbour"), size=size
+    )
     info = sniff(httpx.get(answer.data[0].url).content)
     assert (info.width, info.height) == pixels
 
 
 @pytest.mark.parametrize("route", ["images", "chat"])
 @pytest.mark.parametrize(
-    ("model", "calls"), [("flux-dev", [3]), (KOLORS, [3]), ("dall-e-3", [1, 1, 1]), ("Z-Image", [1, 1, 1])]
+    ("model", "calls"),
+    [("flux-dev", [3]), (KOLORS, [3]), ("dall-e-3", [1, 1, 1]), ("Z-Image", [1, 1, 1])],
 )
-def test_three_images_take_one_call_when_the_upstream_batches_else_one_call_each(gateway, fakes, route, model, calls):
+def test_three_images_take_one_call_when_the_upstream_batches_else_one_call_each(
+    gateway, fakes, route, model, calls
+):
     prompt = unique("a paper boat")
     client = gateway.client()
     if route == "images":
         urls = [image.url for image in client.images.generate(model=model, prompt=prompt, n=3).data]
     else:
-        answer = client.chat.completions.create(model=model, messages=[{"role": "user", "content": prompt}], extra_body={"n": 3})
+        answer = client.chat.completions.create(
+            model=model, messages=[{"role": "user", "content": prompt}], extra_body={"n": 3}
+        )
         urls = image_urls(answer.choices[0].message.content)
     name, _, images_asked = UPSTREAMS[model]
     assert sorted(images_asked(body) for body in upstream_bodies(fakes, model, prompt)) == calls
@@ -129,14 +144,30 @@ def test_three_images_take_one_call_when_the_upstream_batches_else_one_call_each
 def test_seeds_run_seed_seed_plus_one_and_show_only_when_the_upstream_honours_them(gateway, fakes):
     client = gateway.client()
     prompt = unique("a kite")
-    seeded = client.chat.completions.create(
-        model="Z-Image", messages=[{"role": "user", "content": prompt}], extra_body={"n": 3, "seed": 41}
-    ).choices[0].message.content
-    assert sorted(body["seed"] for body in upstream_bodies(fakes, "Z-Image", prompt)) == [41, 42, 43]
+    seeded = (
+        client.chat.completions.create(
+            model="Z-Image",
+            messages=[{"role": "user", "content": prompt}],
+            extra_body={"n": 3, "seed": 41},
+        )
+        .choices[0]
+        .message.content
+    )
+    assert sorted(body["seed"] for body in upstream_bodies(fakes, "Z-Image", prompt)) == [
+        41,
+        42,
+        43,
+    ]
     assert len(image_urls(seeded)) == 3 and "**🎲 Seed:** 41, 42, 43" in seeded
-    unseeded = client.chat.completions.create(
-        model="dall-e-3", messages=[{"role": "user", "content": unique("a kite")}], extra_body={"n": 2, "seed": 41}
-    ).choices[0].message.content
+    unseeded = (
+        client.chat.completions.create(
+            model="dall-e-3",
+            messages=[{"role": "user", "content": unique("a kite")}],
+            extra_body={"n": 2, "seed": 41},
+        )
+        .choices[0]
+        .message.content
+    )
     assert len(image_urls(unseeded)) == 2 and "Seed" not in unseeded
 
 
@@ -144,7 +175,11 @@ def test_without_enhancement_revised_prompt_is_the_prompt_the_upstream_received(
     prompt = unique("a glass city")
     answer = gateway.client().images.generate(model="flux-dev", prompt=f"{prompt} no-enhance", n=2)
     [body] = upstream_bodies(fakes, "flux-dev", prompt)
-    assert [image.revised_prompt for image in answer.data] == [body["prompt"], body["prompt"]] == [prompt, prompt]
+    assert (
+        [image.revised_prompt for image in answer.data]
+        == [body["prompt"], body["prompt"]]
+        == [prompt, prompt]
+    )
 
 
 def test_enhancement_runs_only_when_the_request_asks(gateway, fakes):
@@ -160,8 +195,12 @@ def test_enhancement_runs_only_when_the_request_asks(gateway, fakes):
 def test_enhance_images_api_turns_enhancement_on_unless_a_request_refuses(start_gateway, fakes):
     client = start_gateway({**upstream_env(fakes), "ENHANCE_IMAGES_API": "true"}).client()
     default, refused = unique("a copper kettle"), unique("a brass bell")
-    assert client.images.generate(model="flux-dev", prompt=default).data[0].revised_prompt == enhanced(default)
-    refusing = client.images.generate(model="flux-dev", prompt=refused, extra_body={"enhance": False})
+    assert client.images.generate(model="flux-dev", prompt=default).data[
+        0
+    ].revised_prompt == enhanced(default)
+    refusing = client.images.generate(
+        model="flux-dev", prompt=refused, extra_body={"enhance": False}
+    )
     assert refusing.data[0].revised_prompt == refused and not llm_was_asked(fakes, refused)
 
 
@@ -183,7 +222,9 @@ def test_bad_input_is_400_naming_the_param_and_calls_no_upstream(gateway, fakes,
     server, _ = fakes["openai"]
     before = len(server.requests_to(GENERATIONS))
     with pytest.raises(openai.BadRequestError) as error:
-        gateway.client().images.generate(**{"model": "flux-dev", "prompt": unique("a cat"), **fields})
+        gateway.client().images.generate(
+            **{"model": "flux-dev", "prompt": unique("a cat"), **fields}
+        )
     assert error.value.body["param"] == param and error.value.type == "invalid_request_error"
     assert len(server.requests_to(GENERATIONS)) == before
 
@@ -203,7 +244,10 @@ def test_a_failing_provider_is_502_that_the_sdk_does_not_retry(gateway, fakes):
     assert error.value.status_code == 502 and error.value.code == "upstream_failed"
     assert error.value.response.headers["x-should-retry"] == "false"
     assert len(upstream_bodies(fakes, "flux-dev", prompt)) == 1  # paid once, not three times
-    assert server.url.removeprefix("http://") not in error.value.message and "sk-upstream" not in error.value.message
+    assert (
+        server.url.removeprefix("http://") not in error.value.message
+        and "sk-upstream" not in error.value.message
+    )
 
 
 def test_an_upstream_safety_refusal_is_400(gateway):
@@ -215,7 +259,9 @@ def test_an_upstream_safety_refusal_is_400(gateway):
 
 def test_a_wrong_gateway_key_is_401(gateway):
     with pytest.raises(openai.AuthenticationError) as error:
-        openai.OpenAI(base_url=f"{gateway.url}/v1", api_key="wrong", max_retries=0).images.generate(prompt="a cat")
+        openai.OpenAI(base_url=f"{gateway.url}/v1", api_key="wrong", max_retries=0).images.generate(
+            prompt="a cat"
+        )
     assert error.value.code == "invalid_api_key"
 
 

@@ -20,15 +20,24 @@ def test_rate_limit_is_shared_by_every_api_process(start_gateway):
     second = Gateway(first.env["REDIS_URL"], {"RATE_LIMIT_PER_MINUTE": "3"}).start(workers=0)
     try:
         statuses = [
-            httpx.post(f"{gateway.url}{CHAT}", json=body(), headers=gateway.headers(), timeout=30).status_code
+            httpx.post(
+                f"{gateway.url}{CHAT}", json=body(), headers=gateway.headers(), timeout=30
+            ).status_code
             for gateway in (first, second, first)
         ]
         assert statuses == [200, 200, 200]
-        refused = httpx.post(f"{second.url}{CHAT}", json=body(), headers=second.headers(), timeout=30)
+        refused = httpx.post(
+            f"{second.url}{CHAT}", json=body(), headers=second.headers(), timeout=30
+        )
         assert refused.status_code == 429
         assert refused.json()["error"]["type"] == "rate_limit_error"
         assert 1 <= int(refused.headers["retry-after"]) <= 60
-        other_key = httpx.post(f"{first.url}{CHAT}", json=body(), headers={"Authorization": "Bearer second-key"}, timeout=30)
+        other_key = httpx.post(
+            f"{first.url}{CHAT}",
+            json=body(),
+            headers={"Authorization": "Bearer second-key"},
+            timeout=30,
+        )
         assert other_key.status_code == 401  # only configured keys count; the limit is per key
     finally:
         second.stop()
@@ -36,8 +45,12 @@ def test_rate_limit_is_shared_by_every_api_process(start_gateway):
 
 async def test_past_the_queue_limit_nothing_is_enqueued(start_gateway):
     gateway = start_gateway({"MAX_QUEUE_DEPTH": "2"}, workers=0)
-    async with httpx.AsyncClient(base_url=gateway.url, headers=gateway.headers(), timeout=60) as client:
-        waiting = [asyncio.create_task(client.post(CHAT, json=body(f"queued {n}"))) for n in range(2)]
+    async with httpx.AsyncClient(
+        base_url=gateway.url, headers=gateway.headers(), timeout=60
+    ) as client:
+        waiting = [
+            asyncio.create_task(client.post(CHAT, json=body(f"queued {n}"))) for n in range(2)
+        ]
         while redis.Redis.from_url(gateway.env["REDIS_URL"]).zcard("arq:queue") < 2:
             await asyncio.sleep(0.05)
         refused = await client.post(CHAT, json=body("one too many"))
@@ -55,10 +68,17 @@ def test_new_work_is_refused_when_the_cache_nears_redis_maxmemory(start_gateway)
     client.config_set("maxmemory", int(used / 0.95))  # 95 % full, past the 90 % high-water mark
     try:
         time.sleep(1.1)  # the api reads Redis memory at most once a second
-        refused = httpx.post(f"{gateway.url}{CHAT}", json=body(), headers=gateway.headers(), timeout=30)
+        refused = httpx.post(
+            f"{gateway.url}{CHAT}", json=body(), headers=gateway.headers(), timeout=30
+        )
         assert refused.status_code == 503 and refused.json()["error"]["code"] == "cache_full"
         assert "retry-after" in refused.headers
     finally:
         client.config_set("maxmemory", 0)
     time.sleep(1.1)
-    assert httpx.post(f"{gateway.url}{CHAT}", json=body(), headers=gateway.headers(), timeout=30).status_code == 200
+    assert (
+        httpx.post(
+            f"{gateway.url}{CHAT}", json=body(), headers=gateway.headers(), timeout=30
+        ).status_code
+        == 200
+    )

@@ -6,7 +6,7 @@ import httpx
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from common.redis_server import RedisProcess
+from imagegate.redis_server import RedisProcess
 from tests.e2e.test_chat_completions import image_urls, openai_env
 from tests.gateway import Gateway
 
@@ -27,20 +27,54 @@ def test_metrics_cover_requests_jobs_queue_and_cache(start_gateway, openai_upstr
     server, fake = openai_upstream
     gateway = start_gateway(openai_env(server.url, keys="sk-upstream-500,sk-upstream-good"))
     client = gateway.client()
-    urls = [image_urls(client.chat.completions.create(model="flux-dev", messages=[{"role": "user", "content": f"a gull {n}"}]).choices[0].message.content)[0] for n in range(2)]
+    urls = [
+        image_urls(
+            client.chat.completions.create(
+                model="flux-dev", messages=[{"role": "user", "content": f"a gull {n}"}]
+            )
+            .choices[0]
+            .message.content
+        )[0]
+        for n in range(2)
+    ]
     families = scrape(gateway)
     requests = families["imagegate_http_requests"]
-    assert sample(requests, "imagegate_http_requests_total", route="/v1/chat/completions", status="200") == 2
+    assert (
+        sample(
+            requests, "imagegate_http_requests_total", route="/v1/chat/completions", status="200"
+        )
+        == 2
+    )
     jobs = families["imagegate_job_duration_seconds"]
-    assert sample(jobs, "imagegate_job_duration_seconds_count", provider="image-gen-1", model="flux-dev", outcome="completed") == 2
+    assert (
+        sample(
+            jobs,
+            "imagegate_job_duration_seconds_count",
+            provider="image-gen-1",
+            model="flux-dev",
+            outcome="completed",
+        )
+        == 2
+    )
     cached = sum(len(httpx.get(url).content) for url in urls)
     assert sample(families["imagegate_cached_bytes"], "imagegate_cached_bytes") == cached
     assert sample(families["imagegate_queue_depth"], "imagegate_queue_depth") == 0
     assert sample(families["imagegate_workers"], "imagegate_workers") == 1
     assert sample(families["imagegate_waiting_requests"], "imagegate_waiting_requests") == 0
     # the two keys took turns first: one request met the failing key, logged as a 500, then failed over
-    assert sample(families["imagegate_upstream_errors"], "imagegate_upstream_errors_total", provider="image-gen-1", status="500") == 1
-    assert sample(families["imagegate_failovers"], "imagegate_failovers_total", provider="image-gen-1") == 1
+    assert (
+        sample(
+            families["imagegate_upstream_errors"],
+            "imagegate_upstream_errors_total",
+            provider="image-gen-1",
+            status="500",
+        )
+        == 1
+    )
+    assert (
+        sample(families["imagegate_failovers"], "imagegate_failovers_total", provider="image-gen-1")
+        == 1
+    )
 
 
 def test_metrics_key_guards_the_page(start_gateway):
@@ -71,7 +105,7 @@ async def test_a_client_that_leaves_a_stream_leaves_nothing_waiting(start_gatewa
     stream = await gateway.async_client().chat.completions.create(
         model="flux-dev", messages=[{"role": "user", "content": "__slow:1__ a heron"}], stream=True
     )
-    async for chunk in stream:
+    async for _chunk in stream:
         break  # the role chunk: the job is queued, the client leaves
     await stream.close()
     for _ in range(100):
@@ -88,7 +122,11 @@ async def test_a_client_that_leaves_a_stream_leaves_nothing_waiting(start_gatewa
 
 def test_no_secret_reaches_an_answer_or_a_log_line(openai_upstream):
     server, _ = openai_upstream
-    secrets = {"gateway": "ig-gateway-secret-1", "bad": "sk-upstream-bad-secret", "redis": "redis-password-77"}
+    secrets = {
+        "gateway": "ig-gateway-secret-1",
+        "bad": "sk-upstream-bad-secret",
+        "redis": "redis-password-77",
+    }
     with RedisProcess() as redis_process:
         import redis
 
@@ -97,17 +135,27 @@ def test_no_secret_reaches_an_answer_or_a_log_line(openai_upstream):
         env = openai_env(server.url, keys=f"{secrets['bad']},sk-upstream-500")
         with Gateway(url, env, gateway_key=secrets["gateway"]).start() as gateway:
             answers = [
-                httpx.post(f"{gateway.url}{CHAT}", json={"model": "flux-dev", "messages": [{"role": "user", "content": prompt}]},
-                           headers=gateway.headers(), timeout=30).text
+                httpx.post(
+                    f"{gateway.url}{CHAT}",
+                    json={"model": "flux-dev", "messages": [{"role": "user", "content": prompt}]},
+                    headers=gateway.headers(),
+                    timeout=30,
+                ).text
                 for prompt in ("a crane", "__moderation__ a crane", "__badmodel__ a crane")
             ]
-            answers.append(httpx.post(f"{gateway.url}{CHAT}", json={}, headers={"Authorization": "Bearer wrong"}).text)
+            answers.append(
+                httpx.post(
+                    f"{gateway.url}{CHAT}", json={}, headers={"Authorization": "Bearer wrong"}
+                ).text
+            )
             logs = gateway.logs()
     host = server.url.removeprefix("http://")
     for text in [*answers, logs]:
         for secret in [*secrets.values(), host]:
             assert secret not in text
-    assert '"level": "warning"' in logs or '"status": 502' in logs  # the failures were logged, safely
+    assert (
+        '"level": "warning"' in logs or '"status": 502' in logs
+    )  # the failures were logged, safely
 
 
 def test_a_client_that_stops_waiting_leaves_nothing_waiting(start_gateway, openai_upstream):
@@ -116,7 +164,10 @@ def test_a_client_that_stops_waiting_leaves_nothing_waiting(start_gateway, opena
     with pytest.raises(httpx.ReadTimeout):
         httpx.post(
             f"{gateway.url}{CHAT}",
-            json={"model": "flux-dev", "messages": [{"role": "user", "content": "__slow:3__ an egret"}]},
+            json={
+                "model": "flux-dev",
+                "messages": [{"role": "user", "content": "__slow:3__ an egret"}],
+            },
             headers=gateway.headers(),
             timeout=0.5,
         )
@@ -125,4 +176,11 @@ def test_a_client_that_stops_waiting_leaves_nothing_waiting(start_gateway, opena
             break
         time.sleep(0.05)
     assert sample(scrape(gateway)["imagegate_waiting_requests"], "imagegate_waiting_requests") == 0
-    assert sample(scrape(gateway)["imagegate_http_requests"], "imagegate_http_requests_total", status="499") == 1
+    assert (
+        sample(
+            scrape(gateway)["imagegate_http_requests"],
+            "imagegate_http_requests_total",
+            status="499",
+        )
+        == 1
+    )

@@ -14,12 +14,20 @@ from tests.gateway import GATEWAY_KEY, Served
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
-    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
 ]
 # The arrow form matters: a string expression would need eval, which the page's CSP forbids.
-IMAGE_SHOWN = "() => { const img = document.querySelector('#result:not([hidden]) #image');" \
+IMAGE_SHOWN = (
+    "() => { const img = document.querySelector('#result:not([hidden]) #image');"
     " return Boolean(img && img.complete && img.naturalWidth > 0); }"
+)
 PROMPT = "a red fox <img src=x onerror=alert(1)> in the **snow**"
 
 
@@ -57,7 +65,10 @@ def page(browser: Browser):
     page = context.new_page()
     problems: list[str] = []
     page.on("pageerror", lambda error: problems.append(str(error)))
-    page.on("console", lambda message: "Content Security Policy" in message.text and problems.append(message.text))
+    page.on(
+        "console",
+        lambda message: "Content Security Policy" in message.text and problems.append(message.text),
+    )
     yield page
     context.close()
     assert problems == []
@@ -96,7 +107,9 @@ def test_a_prompt_becomes_an_image_in_the_browser(serve, page: Page):
     expect(page.get_by_role("link", name="Download")).to_have_attribute("href", image_src)
 
     generate(page, "a lighthouse in a storm")
-    page.wait_for_function(f"() => document.querySelector('#image').src !== {json.dumps(image_src)}")
+    page.wait_for_function(
+        f"() => document.querySelector('#image').src !== {json.dumps(image_src)}"
+    )
     page.wait_for_function(IMAGE_SHOWN)
     thumbnails = page.locator("#recent-strip button")
     expect(thumbnails).to_have_count(2)
@@ -157,7 +170,11 @@ def test_an_upstream_failure_shows_its_message(start_gateway, openai_upstream, p
 
 
 def test_an_enhanced_prompt_and_the_llms_reasoning_are_shown(start_gateway, llm, page: Page):
-    env = {"ENHANCE_OPENAI_API_KEY": "sk-llm-good", "ENHANCE_OPENAI_BASE_URL": f"{llm.url}/v1", "ENHANCE_OPENAI_MODEL": "fake-llm"}
+    env = {
+        "ENHANCE_OPENAI_API_KEY": "sk-llm-good",
+        "ENHANCE_OPENAI_BASE_URL": f"{llm.url}/v1",
+        "ENHANCE_OPENAI_MODEL": "fake-llm",
+    }
     gateway = start_gateway(env)
     page.goto(f"{gateway.url}/#key={GATEWAY_KEY}")
     expect(page.get_by_label("Enhance the prompt")).to_be_checked()
@@ -171,4 +188,3 @@ def test_an_enhanced_prompt_and_the_llms_reasoning_are_shown(start_gateway, llm,
     expect(page.locator("#notes")).to_contain_text("Enhancement failed, using original prompt (")
     expect(page.locator("#prompt-label")).to_have_text("Prompt")
     expect(page.locator("#prompt-text")).to_have_text("a quiet pond __llm500__")
-

@@ -54,14 +54,24 @@ def gateway(redis_server, fakes, tmp_path_factory):
     config.write_text(CONFIG.replace("{cf}", url["cf"]))
     env = {
         # The Flux script
-        "FLUX_GEN_MODEL": KOLORS, "FLUX_GEN_API_BASE": f"{url['sf']}/v1/images/generations", "FLUX_GEN_API_KEY": "sk-sf-e2e",
-        "CF_ACCOUNT_ID": ACCOUNT, "CF_API_TOKEN": "cf-e2e-token", "FLUX_NUM_STEPS": "6", "CF_API_BASE": f"{url['cf']}/client/v4",
+        "FLUX_GEN_MODEL": KOLORS,
+        "FLUX_GEN_API_BASE": f"{url['sf']}/v1/images/generations",
+        "FLUX_GEN_API_KEY": "sk-sf-e2e",
+        "CF_ACCOUNT_ID": ACCOUNT,
+        "CF_API_TOKEN": "cf-e2e-token",
+        "FLUX_NUM_STEPS": "6",
+        "CF_API_BASE": f"{url['cf']}/client/v4",
         # The multi-vendor script
-        "IMAGE_GEN_MODEL_1": "flux-chat", "IMAGE_GEN_API_BASE_1": f"{url['chat']}/v1/chat/completions", "IMAGE_GEN_API_KEY_1": "sk-chat-e2e",
-        "IMAGE_GEN_MODEL_2": "sdxl=sd_xl_base_1.0", "IMAGE_GEN_API_BASE_2": url["a1111"],
-        "IMAGE_GEN_API_KEY_2": "artist:s3cret-pass", "IMAGE_GEN_KIND_2": "a1111",
+        "IMAGE_GEN_MODEL_1": "flux-chat",
+        "IMAGE_GEN_API_BASE_1": f"{url['chat']}/v1/chat/completions",
+        "IMAGE_GEN_API_KEY_1": "sk-chat-e2e",
+        "IMAGE_GEN_MODEL_2": "sdxl=sd_xl_base_1.0",
+        "IMAGE_GEN_API_BASE_2": url["a1111"],
+        "IMAGE_GEN_API_KEY_2": "artist:s3cret-pass",
+        "IMAGE_GEN_KIND_2": "a1111",
         # The Z-Image script
-        "SD_API_KEY": "sd-e2e-key", "SD_API_BASE": url["exacg"],
+        "SD_API_KEY": "sd-e2e-key",
+        "SD_API_BASE": url["exacg"],
         "IMAGEGATE_CONFIG": str(config),
     }
     redis_server.flush()
@@ -70,7 +80,9 @@ def gateway(redis_server, fakes, tmp_path_factory):
 
 
 def ask(gateway: Gateway, model: str, prompt: str, **extra) -> str:
-    answer = gateway.client().chat.completions.create(model=model, messages=[{"role": "user", "content": prompt}], extra_body=extra or None)
+    answer = gateway.client().chat.completions.create(
+        model=model, messages=[{"role": "user", "content": prompt}], extra_body=extra or None
+    )
     return answer.choices[0].message.content
 
 
@@ -82,12 +94,28 @@ def fetch_image(content: str) -> httpx.Response:
 def test_siliconflow_from_flux_gen_variables(gateway, fakes):
     server, fake = fakes["sf"]
     server.clear()
-    content = ask(gateway, KOLORS, "a red fox in snow, ratio 16:9", negative_prompt="blurry", seed=5, steps=25, cfg=6.0)
+    content = ask(
+        gateway,
+        KOLORS,
+        "a red fox in snow, ratio 16:9",
+        negative_prompt="blurry",
+        seed=5,
+        steps=25,
+        cfg=6.0,
+    )
     assert fetch_image(content).content == fake.produced[-1]
-    assert server.json_bodies(GENERATIONS) == [{
-        "model": KOLORS, "prompt": "a red fox in snow", "image_size": "1024x576", "batch_size": 1,
-        "negative_prompt": "blurry", "seed": 5, "num_inference_steps": 25, "guidance_scale": 6.0,
-    }]
+    assert server.json_bodies(GENERATIONS) == [
+        {
+            "model": KOLORS,
+            "prompt": "a red fox in snow",
+            "image_size": "1024x576",
+            "batch_size": 1,
+            "negative_prompt": "blurry",
+            "seed": 5,
+            "num_inference_steps": 25,
+            "guidance_scale": 6.0,
+        }
+    ]
     assert "**📐 Resolution:** 1024×576" in content and "**🎲 Seed:** 5" in content
 
 
@@ -97,7 +125,11 @@ def test_chat_gateway_from_image_gen_variables(gateway, fakes):
     content = ask(gateway, "flux-chat", "a red fox in snow, ratio 16:9", seed=5, steps=25)
     assert fetch_image(content).content == fake.produced[-1]
     assert server.json_bodies(COMPLETIONS) == [
-        {"model": "flux-chat", "messages": [{"role": "user", "content": "a red fox in snow, ratio 16:9"}], "stream": False}
+        {
+            "model": "flux-chat",
+            "messages": [{"role": "user", "content": "a red fox in snow, ratio 16:9"}],
+            "stream": False,
+        }
     ]
     assert "**📐 Resolution:** 1024×576" in content and "Seed" not in content
 
@@ -109,8 +141,14 @@ def test_a1111_with_basic_auth_and_a_checkpoint(gateway, fakes):
     assert fetch_image(content).content == fake.produced[-1]
     [received] = server.requests_to(TXT2IMG)
     assert received.json == {
-        "prompt": "a red fox in snow", "batch_size": 1, "width": 1024, "height": 768, "seed": 5, "steps": 20,
-        "cfg_scale": 6.5, "override_settings": {"sd_model_checkpoint": "sd_xl_base_1.0"},
+        "prompt": "a red fox in snow",
+        "batch_size": 1,
+        "width": 1024,
+        "height": 768,
+        "seed": 5,
+        "steps": 20,
+        "cfg_scale": 6.5,
+        "override_settings": {"sd_model_checkpoint": "sd_xl_base_1.0"},
     }
     assert received.headers["authorization"].startswith("Basic ")
 
@@ -120,10 +158,18 @@ def test_exacg_z_image_from_sd_api_key(gateway, fakes):
     server.clear()
     content = ask(gateway, "Z-Image", "a red fox in snow 16:9", seed=5)
     assert fetch_image(content).content == fake.produced[-1]
-    assert server.json_bodies(GENERATE) == [{
-        "prompt": "a red fox in snow", "negative_prompt": "", "width": 2048, "height": 1152,
-        "steps": 8, "cfg": 7.0, "model_index": 5, "seed": 5,
-    }]
+    assert server.json_bodies(GENERATE) == [
+        {
+            "prompt": "a red fox in snow",
+            "negative_prompt": "",
+            "width": 2048,
+            "height": 1152,
+            "steps": 8,
+            "cfg": 7.0,
+            "model_index": 5,
+            "seed": 5,
+        }
+    ]
     assert "**📐 Resolution:** 2048×1152" in content
 
 
@@ -133,7 +179,9 @@ def test_workers_ai_flux_decides_its_size_and_says_so(gateway, fakes):
     content = ask(gateway, FLUX, "a red fox in snow, ratio 16:9", seed=5, negative_prompt="blurry")
     image = fetch_image(content)
     assert image.content == fake.produced[-1] and image.headers["content-type"] == "image/jpeg"
-    assert server.json_bodies(f"/client/v4/accounts/{ACCOUNT}/ai/run/{FLUX}") == [{"prompt": "a red fox in snow", "steps": 6}]
+    assert server.json_bodies(f"/client/v4/accounts/{ACCOUNT}/ai/run/{FLUX}") == [
+        {"prompt": "a red fox in snow", "steps": 6}
+    ]
     assert "**📐 Resolution:** 1024×768" in content and "16:9 was not honoured" in content
 
 
@@ -151,22 +199,36 @@ def test_streaming_shows_the_model_and_provider(gateway):
     chunks = gateway.client().chat.completions.create(
         model="Z-Image", messages=[{"role": "user", "content": "a red fox in snow"}], stream=True
     )
-    reasoning = "".join(getattr(c.choices[0].delta, "reasoning_content", None) or "" for c in chunks if c.choices)
+    reasoning = "".join(
+        getattr(c.choices[0].delta, "reasoning_content", None) or "" for c in chunks if c.choices
+    )
     assert "Generating an image with Z-Image via exacg" in reasoning
 
 
 def error_of(gateway: Gateway, model: str, prompt: str) -> httpx.Response:
     body = {"model": model, "messages": [{"role": "user", "content": prompt}]}
-    return httpx.post(f"{gateway.url}/v1/chat/completions", json=body, headers=gateway.headers(), timeout=30)
+    return httpx.post(
+        f"{gateway.url}/v1/chat/completions", json=body, headers=gateway.headers(), timeout=30
+    )
 
 
 @pytest.mark.parametrize(
     ("model", "prompt", "status", "code"),
     [
-        ("Z-Image", "a fox __prompt_flagged__", 400, "content_policy_violation"),  # exacg: 200 with success false
+        (
+            "Z-Image",
+            "a fox __prompt_flagged__",
+            400,
+            "content_policy_violation",
+        ),  # exacg: 200 with success false
         ("flux-chat", "a fox __refusal__", 400, "content_policy_violation"),  # a refusal in words
         (KOLORS, "a fox __challenge__", 502, "upstream_failed"),  # an HTML challenge page
-        ("Z-Image", "a fox __private_url__", 502, "upstream_failed"),  # an image URL inside our network
+        (
+            "Z-Image",
+            "a fox __private_url__",
+            502,
+            "upstream_failed",
+        ),  # an image URL inside our network
     ],
 )
 def test_upstream_errors_reach_the_client_as_clear_errors(gateway, model, prompt, status, code):
@@ -191,11 +253,16 @@ def test_no_answer_reveals_an_upstream_url_host_or_key(gateway, fakes):
         ask(gateway, model, "a red fox in snow")
         for model in (KOLORS, "flux-chat", "sdxl", "Z-Image", FLUX, LIGHTNING)
     ]
-    texts += [error_of(gateway, "Z-Image", "a fox __private_url__").text, error_of(gateway, KOLORS, "a fox __challenge__").text]
+    texts += [
+        error_of(gateway, "Z-Image", "a fox __private_url__").text,
+        error_of(gateway, KOLORS, "a fox __challenge__").text,
+    ]
     hosts = [server.url.removeprefix("http://") for server, _ in fakes.values()]
     for text in texts:
         assert not any(host in text for host in hosts), text
         assert not any(secret in text for secret in SECRETS), text
     with pytest.raises(openai.BadRequestError) as rejected:
         ask(gateway, "Z-Image", "a fox __prompt_flagged__")
-    assert "prohibited content" in rejected.value.message and not any(host in rejected.value.message for host in hosts)
+    assert "prohibited content" in rejected.value.message and not any(
+        host in rejected.value.message for host in hosts
+    )

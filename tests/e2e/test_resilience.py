@@ -7,7 +7,7 @@ import time
 import httpx
 import pytest
 
-from common.redis_server import RedisProcess
+from imagegate.redis_server import RedisProcess
 from tests.e2e.test_chat_completions import image_urls, openai_env
 from tests.gateway import Gateway
 
@@ -37,23 +37,33 @@ def test_redis_down_is_a_fast_503_and_both_processes_recover(own_redis, openai_u
     server, fake = openai_upstream
     with Gateway(own_redis.url, openai_env(server.url)).start() as gateway:
         own_redis.kill()
-        refused = httpx.post(f"{gateway.url}{CHAT}", json=request("a mill"), headers=gateway.headers(), timeout=5)
+        refused = httpx.post(
+            f"{gateway.url}{CHAT}", json=request("a mill"), headers=gateway.headers(), timeout=5
+        )
         assert refused.status_code == 503 and refused.json()["error"]["code"] == "redis_unavailable"
         assert "retry-after" in refused.headers
         assert httpx.get(f"{gateway.url}/health", timeout=5).status_code == 503
         own_redis.start()  # same port, no restart of api or worker
         gateway.wait_until_healthy(1)
         answer = gateway.client().chat.completions.create(**request("a mill"))
-        assert httpx.get(image_urls(answer.choices[0].message.content)[0]).content == fake.produced[-1]
+        assert (
+            httpx.get(image_urls(answer.choices[0].message.content)[0]).content == fake.produced[-1]
+        )
 
 
 @pytest.mark.parametrize("stream", [False, True], ids=["wait", "stream"])
-async def test_a_job_whose_worker_is_killed_runs_again_elsewhere(own_redis, openai_upstream, stream):
+async def test_a_job_whose_worker_is_killed_runs_again_elsewhere(
+    own_redis, openai_upstream, stream
+):
     server, fake = openai_upstream
     server.clear()
-    with Gateway(own_redis.url, {**openai_env(server.url), "JOB_LEASE_SECONDS": "3"}).start() as gateway:
+    with Gateway(
+        own_redis.url, {**openai_env(server.url), "JOB_LEASE_SECONDS": "3"}
+    ).start() as gateway:
         client = gateway.async_client()
-        answer = asyncio.create_task(client.chat.completions.create(**request("__slow:2__ a ship", stream=stream)))
+        answer = asyncio.create_task(
+            client.chat.completions.create(**request("__slow:2__ a ship", stream=stream))
+        )
         await wait_for_upstream_calls(server, 1)
         gateway.workers[0].signal(signal.SIGKILL)
         gateway.add_worker()
@@ -70,21 +80,31 @@ async def test_sigterm_lets_the_running_job_finish(own_redis, openai_upstream):
     server, fake = openai_upstream
     server.clear()
     with Gateway(own_redis.url, openai_env(server.url)).start() as gateway:
-        answer = asyncio.create_task(gateway.async_client().chat.completions.create(**request("__slow:1.5__ a barge")))
+        answer = asyncio.create_task(
+            gateway.async_client().chat.completions.create(**request("__slow:1.5__ a barge"))
+        )
         await wait_for_upstream_calls(server, 1)
         worker = gateway.workers[0]
         worker.signal(signal.SIGTERM)
         result = await asyncio.wait_for(answer, 30)
-        assert httpx.get(image_urls(result.choices[0].message.content)[0]).content == fake.produced[-1]
+        assert (
+            httpx.get(image_urls(result.choices[0].message.content)[0]).content == fake.produced[-1]
+        )
         assert await asyncio.to_thread(worker.popen.wait, 30) == 0
         assert upstream_calls(server) == 1
 
 
-async def test_a_job_nobody_waits_for_any_more_expires_instead_of_running(own_redis, openai_upstream):
+async def test_a_job_nobody_waits_for_any_more_expires_instead_of_running(
+    own_redis, openai_upstream
+):
     server, _ = openai_upstream
     server.clear()
-    with Gateway(own_redis.url, {**openai_env(server.url), "REQUEST_TIMEOUT": "1"}).start(workers=0) as gateway:
-        timed_out = httpx.post(f"{gateway.url}{CHAT}", json=request("a raft"), headers=gateway.headers(), timeout=10)
+    with Gateway(own_redis.url, {**openai_env(server.url), "REQUEST_TIMEOUT": "1"}).start(
+        workers=0
+    ) as gateway:
+        timed_out = httpx.post(
+            f"{gateway.url}{CHAT}", json=request("a raft"), headers=gateway.headers(), timeout=10
+        )
         assert timed_out.status_code == 504 and timed_out.headers["x-should-retry"] == "false"
         job_id = timed_out.json()["error"]["message"].split("job ")[1].rstrip(")")
         gateway.add_worker()

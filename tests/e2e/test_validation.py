@@ -1,5 +1,7 @@
 """Bad input is a 400 in the OpenAI shape naming the `param`, before anything is enqueued."""
 
+import re
+
 import httpx
 import pytest
 
@@ -43,7 +45,9 @@ def gateway(redis_server):
     ],
 )
 def test_invalid_fields_are_400_naming_the_param(gateway, body, param):
-    response = httpx.post(f"{gateway.url}/v1/chat/completions", json=body, headers=gateway.headers())
+    response = httpx.post(
+        f"{gateway.url}/v1/chat/completions", json=body, headers=gateway.headers()
+    )
     assert response.status_code == 400, response.text
     error = response.json()["error"]
     assert error["type"] == "invalid_request_error" and error["param"] == param
@@ -53,7 +57,9 @@ def test_invalid_fields_are_400_naming_the_param(gateway, body, param):
 def test_a_body_over_one_megabyte_is_413(gateway):
     body = b'{"messages": [{"role": "user", "content": "' + b"x" * 1_100_000 + b'"}]}'
     response = httpx.post(
-        f"{gateway.url}/v1/chat/completions", content=body, headers={**gateway.headers(), "content-type": "application/json"}
+        f"{gateway.url}/v1/chat/completions",
+        content=body,
+        headers={**gateway.headers(), "content-type": "application/json"},
     )
     assert response.status_code == 413 and response.json()["error"]["code"] == "request_too_large"
 
@@ -68,14 +74,23 @@ def test_unknown_routes_and_methods_answer_in_the_openai_shape(gateway):
 def test_rejected_requests_enqueue_nothing(gateway, redis_server):
     import redis
 
-    httpx.post(f"{gateway.url}/v1/chat/completions", json={"messages": USER, "n": 9}, headers=gateway.headers())
+    httpx.post(
+        f"{gateway.url}/v1/chat/completions",
+        json={"messages": USER, "n": 9},
+        headers=gateway.headers(),
+    )
     assert redis.Redis(port=redis_server.port).zcard("arq:queue") == 0
 
 
 def test_image_ids_are_unguessable_and_only_stored_images_are_served(gateway):
-    answer = httpx.post(f"{gateway.url}/v1/chat/completions", json={"messages": USER}, headers=gateway.headers(), timeout=30)
+    answer = httpx.post(
+        f"{gateway.url}/v1/chat/completions",
+        json={"messages": USER},
+        headers=gateway.headers(),
+        timeout=30,
+    )
     url = answer.json()["choices"][0]["message"]["content"].split("](")[1].split(")")[0]
     image_id = url.rsplit("/", 1)[1].split(".")[0]
-    assert len(image_id) == 32 and int(image_id, 16) >= 0  # 128 random bits
+    assert re.fullmatch(r"[0-9a-f]{32}", image_id)  # 128 random bits, hex
     for probe in ("../../etc/passwd", "0" * 32, image_id[:-1] + "g", "%2e%2e"):
         assert httpx.get(f"{gateway.url}/image/{probe}").status_code == 404

@@ -11,16 +11,32 @@ from tests.fakes.server import FakeServer
 
 TXT2IMG = "/sdapi/v1/txt2img"
 FIELDS = {
-    "prompt", "negative_prompt", "seed", "sampler_name", "batch_size", "n_iter", "steps", "cfg_scale",
-    "width", "height", "override_settings", "override_settings_restore_afterwards", "send_images", "save_images",
+    "prompt",
+    "negative_prompt",
+    "seed",
+    "sampler_name",
+    "batch_size",
+    "n_iter",
+    "steps",
+    "cfg_scale",
+    "width",
+    "height",
+    "override_settings",
+    "override_settings_restore_afterwards",
+    "send_images",
+    "save_images",
 }
 SAMPLERS = ("Euler a", "Euler", "DPM++ 2M Karras")
 CHECKPOINTS = ("sd_xl_base_1.0", "dreamshaper_8")
-ERRORS = {"out_of_memory": (500, "OutOfMemoryError", "CUDA out of memory. Tried to allocate 2.00 GiB")}
+ERRORS = {
+    "out_of_memory": (500, "OutOfMemoryError", "CUDA out of memory. Tried to allocate 2.00 GiB")
+}
 
 
 def exception(status: int, error: str, detail: str) -> web.Response:
-    return web.json_response({"error": error, "detail": detail, "body": "", "errors": ""}, status=status)
+    return web.json_response(
+        {"error": error, "detail": detail, "body": "", "errors": ""}, status=status
+    )
 
 
 class A1111Fake(FakeUpstream):
@@ -39,39 +55,66 @@ class A1111Fake(FakeUpstream):
 
     async def txt2img(self, request: web.Request) -> web.Response:
         if self.credentials and not self._authorised(request.headers.get("Authorization", "")):
-            return web.json_response({"detail": "Incorrect username or password"}, status=401, headers={"WWW-Authenticate": "Basic"})
+            return web.json_response(
+                {"detail": "Incorrect username or password"},
+                status=401,
+                headers={"WWW-Authenticate": "Basic"},
+            )
         body = await json_object(request)
         if body is None or (extra := sorted(set(body) - FIELDS)):
-            locations = [{"loc": ["body", name], "msg": "extra fields not permitted", "type": "value_error.extra"} for name in extra or ["body"]]
+            locations = [
+                {
+                    "loc": ["body", name],
+                    "msg": "extra fields not permitted",
+                    "type": "value_error.extra",
+                }
+                for name in extra or ["body"]
+            ]
             return web.json_response({"detail": locations}, status=422)
         if scenario := self.scenario(None, str(body.get("prompt", ""))):
             return exception(*ERRORS[scenario])
         if body.get("sampler_name", "Euler a") not in SAMPLERS:
             return exception(404, "HTTPException", "Sampler not found")
-        checkpoint = (body.get("override_settings") or {}).get("sd_model_checkpoint", CHECKPOINTS[0])
+        checkpoint = (body.get("override_settings") or {}).get(
+            "sd_model_checkpoint", CHECKPOINTS[0]
+        )
         if checkpoint not in CHECKPOINTS:
             return exception(500, "RuntimeError", f"checkpoint {checkpoint} not found")
         await self.maybe_slow(body.get("prompt", ""))
         return self._answer(body)
 
     def _answer(self, body: dict) -> web.Response:
-        width, height, batch = body.get("width", 512), body.get("height", 512), body.get("batch_size", 1)
+        width, height, batch = (
+            body.get("width", 512),
+            body.get("height", 512),
+            body.get("batch_size", 1),
+        )
         # return_grid is on by default: a batch's grid comes first.
         grid = [self.images.make(width * batch, height)[0]] if batch > 1 else []
         images = grid + [self.images.make(width, height)[0] for _ in range(batch)]
         seed = body.get("seed", -1)
         seed = 1234567 if seed == -1 else seed
-        info = {"prompt": body.get("prompt", ""), "seed": seed, "all_seeds": [seed + i for i in range(batch)], "width": width, "height": height}
-        return web.json_response({
-            "images": [base64.b64encode(image).decode() for image in images],
-            "parameters": body,
-            "info": json.dumps(info),
-        })
+        info = {
+            "prompt": body.get("prompt", ""),
+            "seed": seed,
+            "all_seeds": [seed + i for i in range(batch)],
+            "width": width,
+            "height": height,
+        }
+        return web.json_response(
+            {
+                "images": [base64.b64encode(image).decode() for image in images],
+                "parameters": body,
+                "info": json.dumps(info),
+            }
+        )
 
     def _authorised(self, header: str) -> bool:
         scheme, _, encoded = header.partition(" ")
         try:
-            return scheme.lower() == "basic" and base64.b64decode(encoded).decode() == self.credentials
+            return (
+                scheme.lower() == "basic" and base64.b64decode(encoded).decode() == self.credentials
+            )
         except ValueError:
             return False
 

@@ -10,13 +10,23 @@ from typing import Any
 
 from aiohttp import web
 
-from common.sizes import DEFAULT_TABLE
+from common.prompt.size_tables import DEFAULT_TABLE
 from tests.fakes.openai_validation import openai_error
 from tests.fakes.scenarios import URL_SCENARIOS, FakeUpstream, bearer_key, json_object
 from tests.fakes.server import FakeServer
 
 COMPLETIONS = "/v1/chat/completions"
-FIELDS = {"model", "messages", "stream", "temperature", "top_p", "max_tokens", "n", "user", "stream_options"}
+FIELDS = {
+    "model",
+    "messages",
+    "stream",
+    "temperature",
+    "top_p",
+    "max_tokens",
+    "n",
+    "user",
+    "stream_options",
+}
 MODELS = ("flux-chat", "zimage-chat")
 RATIO = re.compile(r"ratio\s*[:：=]?\s*(\d+:\d+)\s*$", re.I)
 ANSWERS = frozenset({"data_url", "json_b64", "raw", "sse", "refusal"})
@@ -35,24 +45,54 @@ class ChatGatewayFake(FakeUpstream):
     async def completions(self, request: web.Request) -> web.StreamResponse:
         key = bearer_key(request)
         if key is None or not self.knows(key):
-            return openai_error(401, "Incorrect API key provided.", "invalid_request_error", None, "invalid_api_key")
+            return openai_error(
+                401, "Incorrect API key provided.", "invalid_request_error", None, "invalid_api_key"
+            )
         body = await json_object(request)
         if body is None or not isinstance(body.get("messages"), list) or not body["messages"]:
-            return openai_error(400, "'messages' is a required property", "invalid_request_error", "messages", None)
+            return openai_error(
+                400, "'messages' is a required property", "invalid_request_error", "messages", None
+            )
         if extra := sorted(set(body) - FIELDS):
-            return openai_error(400, f"Unrecognized request argument supplied: {extra[0]}", "invalid_request_error", None, None)
+            return openai_error(
+                400,
+                f"Unrecognized request argument supplied: {extra[0]}",
+                "invalid_request_error",
+                None,
+                None,
+            )
         if body.get("model") not in MODELS:
-            return openai_error(404, f"The model `{body.get('model')}` does not exist.", "invalid_request_error", None, "model_not_found")
+            return openai_error(
+                404,
+                f"The model `{body.get('model')}` does not exist.",
+                "invalid_request_error",
+                None,
+                "model_not_found",
+            )
         prompt = str(body["messages"][-1].get("content", ""))
         scenario = self.scenario(key, prompt)
         if scenario == "rate_limited":
-            return openai_error(429, "Rate limit reached, slow down.", "requests", None, "rate_limit_exceeded", {"retry-after": "5"})
+            return openai_error(
+                429,
+                "Rate limit reached, slow down.",
+                "requests",
+                None,
+                "rate_limit_exceeded",
+                {"retry-after": "5"},
+            )
         await self.maybe_slow(prompt)
         ratio = match.group(1) if (match := RATIO.search(prompt)) else "1:1"
         image, content_type = self.images.make(*DEFAULT_TABLE.get(ratio, DEFAULT_TABLE["1:1"]))
         return await self._answer(request, body["model"], image, content_type, scenario)
 
-    async def _answer(self, request: web.Request, model: str, image: bytes, content_type: str, scenario: str | None) -> web.StreamResponse:
+    async def _answer(
+        self,
+        request: web.Request,
+        model: str,
+        image: bytes,
+        content_type: str,
+        scenario: str | None,
+    ) -> web.StreamResponse:
         encoded = base64.b64encode(image).decode()
         if scenario == "raw":
             return web.Response(body=image, content_type=content_type)
@@ -66,7 +106,9 @@ class ChatGatewayFake(FakeUpstream):
             content = f"Here is your image:\n\n![generated]({self.image_url(request, image, content_type, scenario)})\n"
         if scenario == "sse":
             return await _stream(request, model, content)
-        return web.json_response(_completion(model, {"message": {"role": "assistant", "content": content}}))
+        return web.json_response(
+            _completion(model, {"message": {"role": "assistant", "content": content}})
+        )
 
 
 def _completion(model: str, choice: dict, chunk: bool = False) -> dict:

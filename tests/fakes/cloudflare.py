@@ -15,11 +15,16 @@ from tests.fakes.scenarios import FakeUpstream, bearer_key, json_object
 from tests.fakes.server import FakeServer
 
 FLUX = "@cf/black-forest-labs/flux-1-schnell"
-SDXL = ("@cf/stabilityai/stable-diffusion-xl-base-1.0", "@cf/bytedance/stable-diffusion-xl-lightning")
+SDXL = (
+    "@cf/stabilityai/stable-diffusion-xl-base-1.0",
+    "@cf/bytedance/stable-diffusion-xl-lightning",
+)
 FLUX_SIZE = (1024, 768)  # flux-1-schnell decides its size; the gateway must read it from the bytes
 SDXL_FIELDS = {"prompt", "negative_prompt", "width", "height", "num_steps", "guidance", "seed"}
-QUOTA = ("You have used up your daily free allocation of 10,000 neurons. Please upgrade to Cloudflare's"
-         " Workers Paid plan if you would like to continue usage.")
+QUOTA = (
+    "You have used up your daily free allocation of 10,000 neurons. Please upgrade to Cloudflare's"
+    " Workers Paid plan if you would like to continue usage."
+)
 
 # name -> (HTTP status, Workers AI code, message)
 ERRORS: dict[str, tuple[int, int, str]] = {
@@ -33,7 +38,12 @@ ERRORS: dict[str, tuple[int, int, str]] = {
 
 
 def envelope_error(status: int, code: int, message: str) -> web.Response:
-    body = {"result": None, "success": False, "errors": [{"code": code, "message": message}], "messages": []}
+    body = {
+        "result": None,
+        "success": False,
+        "errors": [{"code": code, "message": message}],
+        "messages": [],
+    }
     return web.json_response(body, status=status)
 
 
@@ -61,7 +71,9 @@ class CloudflareFake(FakeUpstream):
             return envelope_error(400, 5004, "Invalid data type for input: expected a JSON object")
         scenario = self.scenario(pair, str(body.get("prompt", "")))
         if scenario == "challenge":
-            return web.Response(status=403, text=CLOUDFLARE_CHALLENGE_HTML, content_type="text/html")
+            return web.Response(
+                status=403, text=CLOUDFLARE_CHALLENGE_HTML, content_type="text/html"
+            )
         if scenario in ERRORS:
             return envelope_error(*ERRORS[scenario])
         model = request.match_info["model"]
@@ -73,18 +85,33 @@ class CloudflareFake(FakeUpstream):
 
     def _flux(self, body: dict) -> web.Response:
         if extra := sorted(set(body) - {"prompt", "steps"}):
-            return bad_input(f"Additional or unevaluated properties are not allowed ({', '.join(map(repr, extra))} were unexpected)")
+            return bad_input(
+                f"Additional or unevaluated properties are not allowed ({', '.join(map(repr, extra))} were unexpected)"
+            )
         if problem := _check_prompt(body) or _check_int(body, "steps", 1, 8):
             return problem
         image = solid_jpeg(*FLUX_SIZE, grey=len(self.produced) % 256)
         self.images.produced.append(image)
-        return web.json_response({"result": {"image": base64.b64encode(image).decode()}, "success": True, "errors": [], "messages": []})
+        return web.json_response(
+            {
+                "result": {"image": base64.b64encode(image).decode()},
+                "success": True,
+                "errors": [],
+                "messages": [],
+            }
+        )
 
     def _sdxl(self, body: dict) -> web.Response:
         if extra := sorted(set(body) - SDXL_FIELDS):
-            return bad_input(f"Additional or unevaluated properties are not allowed ({', '.join(map(repr, extra))} were unexpected)")
+            return bad_input(
+                f"Additional or unevaluated properties are not allowed ({', '.join(map(repr, extra))} were unexpected)"
+            )
         checks = (_check_int(body, side, 256, 2048) for side in ("width", "height"))
-        if problem := _check_prompt(body) or next((c for c in checks if c), None) or _check_int(body, "num_steps", 1, 20):
+        if (
+            problem := _check_prompt(body)
+            or next((c for c in checks if c), None)
+            or _check_int(body, "num_steps", 1, 20)
+        ):
             return problem
         image, _ = self.images.make(body.get("width", 1024), body.get("height", 1024))
         return web.Response(body=image, content_type="image/png")

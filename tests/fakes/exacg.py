@@ -45,7 +45,9 @@ class ExacgFake(FakeUpstream):
             return failure(400, "Invalid JSON")
         scenario = self.scenario(key, str(body.get("prompt", "")))
         if scenario == "challenge":
-            return web.Response(status=403, text=CLOUDFLARE_CHALLENGE_HTML, content_type="text/html")
+            return web.Response(
+                status=403, text=CLOUDFLARE_CHALLENGE_HTML, content_type="text/html"
+            )
         if scenario in ERRORS:
             return failure(*ERRORS[scenario])
         if problem := check(body):
@@ -67,7 +69,9 @@ def check(body: dict) -> web.Response | None:
         return failure(400, f"expected exactly the fields {', '.join(FIELDS)}")
     if not isinstance(body["prompt"], str) or not body["prompt"]:
         return failure(400, "prompt is required")
-    if not all(isinstance(body[side], int) and 64 <= body[side] <= 2048 for side in ("width", "height")):
+    if not all(
+        isinstance(body[side], int) and 64 <= body[side] <= 2048 for side in ("width", "height")
+    ):
         return failure(400, "width and height must be between 64 and 2048")
     if body["model_index"] not in MODELS:
         return failure(400, f"model_index {body['model_index']} does not exist")

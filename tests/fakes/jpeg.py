@@ -9,7 +9,20 @@ import struct
 # The standard luminance DC table (JPEG Annex K.3): code lengths, then symbols (categories).
 _DC_COUNTS = bytes([0, 1, 5, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 0, 0, 0])
 _DC_SYMBOLS = bytes(range(12))
-_DC_CODES = ["00", "010", "011", "100", "101", "110", "1110", "11110", "111110", "1111110", "11111110", "111111110"]
+_DC_CODES = [
+    "00",
+    "010",
+    "011",
+    "100",
+    "101",
+    "110",
+    "1110",
+    "11110",
+    "111110",
+    "1111110",
+    "11111110",
+    "111111110",
+]
 # An AC table with one symbol, end-of-block, coded "00" (a code of all ones is not allowed).
 _AC_COUNTS = bytes([0, 1] + [0] * 14)
 _EOB = "00"
@@ -38,14 +51,16 @@ def _entropy(width: int, height: int, grey: int) -> bytes:
 
 
 def solid_jpeg(width: int, height: int, grey: int) -> bytes:
-    return b"".join((
-        b"\xff\xd8",
-        _segment(0xE0, b"JFIF\x00\x01\x01\x00\x00\x01\x00\x01\x00\x00"),
-        _segment(0xDB, b"\x00" + bytes([1] * 64)),
-        _segment(0xC0, struct.pack(">BHHB", 8, height, width, 1) + b"\x01\x11\x00"),
-        _segment(0xC4, b"\x00" + _DC_COUNTS + _DC_SYMBOLS),
-        _segment(0xC4, b"\x10" + _AC_COUNTS + b"\x00"),
-        _segment(0xDA, b"\x01\x01\x00\x00\x3f\x00"),
-        _entropy(width, height, grey),
-        b"\xff\xd9",
-    ))
+    return b"".join(
+        (
+            b"\xff\xd8",
+            _segment(0xE0, b"JFIF\x00\x01\x01\x00\x00\x01\x00\x01\x00\x00"),
+            _segment(0xDB, b"\x00" + bytes([1] * 64)),
+            _segment(0xC0, struct.pack(">BHHB", 8, height, width, 1) + b"\x01\x11\x00"),
+            _segment(0xC4, b"\x00" + _DC_COUNTS + _DC_SYMBOLS),
+            _segment(0xC4, b"\x10" + _AC_COUNTS + b"\x00"),
+            _segment(0xDA, b"\x01\x01\x00\x00\x3f\x00"),
+            _entropy(width, height, grey),
+            b"\xff\xd9",
+        )
+    )

@@ -17,7 +17,9 @@ USAGE = {"prompt_tokens": 42, "completion_tokens": 17, "total_tokens": 59}
 THOUGHT = "The idea is short. I will add light, setting and mood, and keep the subject first."
 HOSTILE = "![pixel](https://evil.example/t.png) <img src=x onerror=alert(1)> [win](javascript:alert(1)) <b>bold</b>"
 LONG_WORDS = 1200  # about 6,000 characters: past every model's prompt limit
-MAGIC = re.compile(r"__(think|reasoning|suggest|fenced|plaintext|hostile|long|nostream|llm500|hang|garbage)__")
+MAGIC = re.compile(
+    r"__(think|reasoning|suggest|fenced|plaintext|hostile|long|nostream|llm500|hang|garbage)__"
+)
 
 
 def enhanced(idea: str) -> str:
@@ -29,7 +31,11 @@ class LLMFake:
     """Accepted keys, failing keys (`key_behaviour`: key → "server_error" or "unauthorized"), and
     the answers the magic words choose."""
 
-    def __init__(self, valid_keys: Iterable[str] = ("sk-llm-good",), key_behaviour: Mapping[str, str] | None = None) -> None:
+    def __init__(
+        self,
+        valid_keys: Iterable[str] = ("sk-llm-good",),
+        key_behaviour: Mapping[str, str] | None = None,
+    ) -> None:
         self.valid_keys = set(valid_keys)
         self.key_behaviour = dict(key_behaviour or {})
 
@@ -48,20 +54,40 @@ class LLMFake:
             idea = next(m["content"] for m in reversed(body["messages"]) if m["role"] == "user")
             model = body["model"]
         except (ValueError, KeyError, TypeError, StopIteration):
-            return openai_error(400, "We could not parse the JSON body of your request.", "invalid_request_error")
+            return openai_error(
+                400, "We could not parse the JSON body of your request.", "invalid_request_error"
+            )
         words = set(MAGIC.findall(idea))
         if "llm500" in words:
-            return openai_error(500, "The server had an error while processing your request.", "server_error")
+            return openai_error(
+                500, "The server had an error while processing your request.", "server_error"
+            )
         if "hang" in words:
             await _hang(request)
-        if body.get("stream") and "nostream" not in words:  # __nostream__: a server that ignores `stream`
+        if (
+            body.get("stream") and "nostream" not in words
+        ):  # __nostream__: a server that ignores `stream`
             return await _stream(request, model, words, idea, body)
         if "garbage" in words:
-            return web.Response(text="<html><body>502 Bad Gateway</body></html>", content_type="text/html")
+            return web.Response(
+                text="<html><body>502 Bad Gateway</body></html>", content_type="text/html"
+            )
         reasoning, content = answer(words, idea)
-        message = {"role": "assistant", "content": content, **({"reasoning_content": reasoning} if reasoning else {})}
-        return web.json_response({**_envelope(model), "object": "chat.completion", "usage": USAGE,
-                                  "choices": [{"index": 0, "message": message, "finish_reason": "stop", "logprobs": None}]})
+        message = {
+            "role": "assistant",
+            "content": content,
+            **({"reasoning_content": reasoning} if reasoning else {}),
+        }
+        return web.json_response(
+            {
+                **_envelope(model),
+                "object": "chat.completion",
+                "usage": USAGE,
+                "choices": [
+                    {"index": 0, "message": message, "finish_reason": "stop", "logprobs": None}
+                ],
+            }
+        )
 
 
 def answer(words: set[str], idea: str) -> tuple[str | None, str]:
@@ -69,7 +95,10 @@ def answer(words: set[str], idea: str) -> tuple[str | None, str]:
     prompt = HOSTILE if "hostile" in words else enhanced(idea)
     if "long" in words:
         prompt = " ".join(["lantern"] * LONG_WORDS)
-    as_json = json.dumps({"prompt": prompt, "aspect_ratio": "16:9" if "suggest" in words else None}, ensure_ascii=False)
+    as_json = json.dumps(
+        {"prompt": prompt, "aspect_ratio": "16:9" if "suggest" in words else None},
+        ensure_ascii=False,
+    )
     if "think" in words:
         return None, f"<think>{THOUGHT}</think>\n{as_json}"
     if "fenced" in words:
@@ -81,8 +110,12 @@ def answer(words: set[str], idea: str) -> tuple[str | None, str]:
     return (THOUGHT if "reasoning" in words else None), as_json
 
 
-async def _stream(request: web.Request, model: str, words: set[str], idea: str, body: dict) -> web.StreamResponse:
-    response = web.StreamResponse(headers={"Content-Type": "text/event-stream", "Cache-Control": "no-cache"})
+async def _stream(
+    request: web.Request, model: str, words: set[str], idea: str, body: dict
+) -> web.StreamResponse:
+    response = web.StreamResponse(
+        headers={"Content-Type": "text/event-stream", "Cache-Control": "no-cache"}
+    )
     await response.prepare(request)
     if "garbage" in words:
         await response.write(b"data: <html>502 Bad Gateway</html>\n\n")
@@ -90,11 +123,19 @@ async def _stream(request: web.Request, model: str, words: set[str], idea: str, 
     reasoning, content = answer(words, idea)
     deltas = [{"role": "assistant", "content": ""}]
     deltas += [{"reasoning_content": piece} for piece in _pieces(reasoning or "")]
-    deltas += [{"content": piece} for piece in _pieces(content)]  # pieces cut tags such as <think> in two
+    deltas += [
+        {"content": piece} for piece in _pieces(content)
+    ]  # pieces cut tags such as <think> in two
     for delta in deltas:
-        await _event(response, {**_envelope(model), "choices": [{"index": 0, "delta": delta, "finish_reason": None}]})
+        await _event(
+            response,
+            {**_envelope(model), "choices": [{"index": 0, "delta": delta, "finish_reason": None}]},
+        )
         await asyncio.sleep(0.005)
-    await _event(response, {**_envelope(model), "choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}]})
+    await _event(
+        response,
+        {**_envelope(model), "choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}]},
+    )
     if (body.get("stream_options") or {}).get("include_usage"):
         await _event(response, {**_envelope(model), "choices": [], "usage": USAGE})
     await response.write(b"data: [DONE]\n\n")
@@ -118,13 +159,22 @@ async def _event(response: web.StreamResponse, payload: dict[str, Any]) -> None:
 
 
 def _envelope(model: str) -> dict[str, Any]:
-    return {"id": "chatcmpl-fake", "object": "chat.completion.chunk", "created": int(time.time()), "model": model}
+    return {
+        "id": "chatcmpl-fake",
+        "object": "chat.completion.chunk",
+        "created": int(time.time()),
+        "model": model,
+    }
 
 
 def _key_failure(behaviour: str | None) -> web.Response:
     if behaviour == "server_error":
-        return openai_error(500, "The server had an error while processing your request.", "server_error")
-    return openai_error(401, "Incorrect API key provided.", "invalid_request_error", None, "invalid_api_key")
+        return openai_error(
+            500, "The server had an error while processing your request.", "server_error"
+        )
+    return openai_error(
+        401, "Incorrect API key provided.", "invalid_request_error", None, "invalid_api_key"
+    )
 
 
 def start_llm(**kwargs: Any) -> tuple[FakeServer, LLMFake]:

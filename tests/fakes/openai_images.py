@@ -12,7 +12,13 @@ from urllib.parse import urlencode
 from aiohttp import web
 
 from tests.fakes.openai_validation import (
-    Generation, Rejected, json_body, model_not_found, openai_error, response_headers, validate,
+    Generation,
+    Rejected,
+    json_body,
+    model_not_found,
+    openai_error,
+    response_headers,
+    validate,
 )
 from tests.fakes.payloads import CLOUDFLARE_CHALLENGE_HTML, ImageMaker, Kind
 from tests.fakes.server import FakeServer
@@ -26,21 +32,49 @@ SAFETY = (
 
 # Failure scenarios: name -> (status, type, code, message, extra headers).
 ERRORS: dict[str, tuple[int, str, str | None, str, dict[str, str]]] = {
-    "server_error": (500, "server_error", None,
-                     "The server had an error while processing your request.", {}),
-    "overloaded": (503, "server_error", None,
-                   "The engine is currently overloaded, please try again later.", {}),
-    "rate_limited": (429, "requests", "rate_limit_exceeded",
-                     "Rate limit reached for images per minute. Limit: 5/1min.",
-                     {"retry-after": "7"}),
-    "insufficient_quota": (429, "insufficient_quota", "insufficient_quota",
-                           "You exceeded your current quota, please check your plan and"
-                           " billing details.", {}),
-    "region_blocked": (403, "request_forbidden", "unsupported_country_region_territory",
-                       "Country, region, or territory not supported", {}),
+    "server_error": (
+        500,
+        "server_error",
+        None,
+        "The server had an error while processing your request.",
+        {},
+    ),
+    "overloaded": (
+        503,
+        "server_error",
+        None,
+        "The engine is currently overloaded, please try again later.",
+        {},
+    ),
+    "rate_limited": (
+        429,
+        "requests",
+        "rate_limit_exceeded",
+        "Rate limit reached for images per minute. Limit: 5/1min.",
+        {"retry-after": "7"},
+    ),
+    "insufficient_quota": (
+        429,
+        "insufficient_quota",
+        "insufficient_quota",
+        "You exceeded your current quota, please check your plan and billing details.",
+        {},
+    ),
+    "region_blocked": (
+        403,
+        "request_forbidden",
+        "unsupported_country_region_territory",
+        "Country, region, or territory not supported",
+        {},
+    ),
     "moderation_blocked": (400, "image_generation_user_error", "moderation_blocked", SAFETY, {}),
-    "content_policy_violation": (400, "invalid_request_error", "content_policy_violation",
-                                 SAFETY, {}),
+    "content_policy_violation": (
+        400,
+        "invalid_request_error",
+        "content_policy_violation",
+        SAFETY,
+        {},
+    ),
 }
 # Scenarios that answer 200 with something other than a plain PNG.
 OUTPUTS: dict[str, Kind] = {"huge_image": "huge", "not_an_image": "html"}
@@ -68,7 +102,9 @@ def scenario_response(name: str, model: str) -> web.Response:
         return model_not_found(model)
     if name == "cloudflare_challenge":
         return web.Response(
-            status=403, text=CLOUDFLARE_CHALLENGE_HTML, content_type="text/html",
+            status=403,
+            text=CLOUDFLARE_CHALLENGE_HTML,
+            content_type="text/html",
             headers={"server": "cloudflare", "cf-ray": "8f0c0ffee0000000-LHR"},
         )
     status, type_, code, message, headers = ERRORS[name]
@@ -135,8 +171,10 @@ class OpenAIImagesFake:
     def _authenticate(self, authorization: str) -> str:
         scheme, _, key = authorization.partition(" ")
         key = key.strip()
-        if scheme.lower() == "bearer" and key and (
-            key in self.valid_keys or key in self.key_behaviour
+        if (
+            scheme.lower() == "bearer"
+            and key
+            and (key in self.valid_keys or key in self.key_behaviour)
         ):
             return key
         if not key:
@@ -147,9 +185,7 @@ class OpenAIImagesFake:
         else:
             masked = f"{key[:3]}...{key[-4:]}" if len(key) > 8 else "*" * len(key)
             message = f"Incorrect API key provided: {masked}."
-        raise Rejected(
-            openai_error(401, message, "invalid_request_error", None, "invalid_api_key")
-        )
+        raise Rejected(openai_error(401, message, "invalid_request_error", None, "invalid_api_key"))
 
     def _answer(self, request: web.Request, generation: Generation, kind: Kind) -> web.Response:
         data = []
@@ -178,12 +214,18 @@ class OpenAIImagesFake:
         name = f"img-{secrets.token_hex(12)}.png"
         self.files[name] = (image, content_type)
         now = time.time()
-        query = urlencode({
-            "st": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(now - 300)),
-            "se": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(now + 3600)),
-            "sp": "r", "sv": "2021-08-06", "sr": "b", "rscd": "inline", "rsct": "image/png",
-            "sig": base64.b64encode(secrets.token_bytes(32)).decode(),
-        })
+        query = urlencode(
+            {
+                "st": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(now - 300)),
+                "se": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(now + 3600)),
+                "sp": "r",
+                "sv": "2021-08-06",
+                "sr": "b",
+                "rscd": "inline",
+                "rsct": "image/png",
+                "sig": base64.b64encode(secrets.token_bytes(32)).decode(),
+            }
+        )
         return f"{request.url.origin()}/files/{name}?{query}"
 
 

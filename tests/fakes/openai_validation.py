@@ -9,8 +9,20 @@ import msgspec
 from aiohttp import web
 
 ACCEPTED_FIELDS = frozenset(
-    "prompt model n size quality style response_format output_format background moderation"
-    " user output_compression".split()
+    [
+        "prompt",
+        "model",
+        "n",
+        "size",
+        "quality",
+        "style",
+        "response_format",
+        "output_format",
+        "background",
+        "moderation",
+        "user",
+        "output_compression",
+    ]
 )
 SIZES = {
     "dall-e-2": ("256x256", "512x512", "1024x1024"),
@@ -45,7 +57,11 @@ def response_headers(extra: Mapping[str, str] | None = None) -> dict[str, str]:
 
 
 def openai_error(
-    status: int, message: str, type: str, param: str | None = None, code: str | None = None,
+    status: int,
+    message: str,
+    type: str,
+    param: str | None = None,
+    code: str | None = None,
     headers: Mapping[str, str] | None = None,
 ) -> web.Response:
     """The OpenAI error body: all four keys, always, nulls included."""
@@ -70,7 +86,9 @@ async def json_body(request: web.Request) -> dict[str, Any]:
     if not isinstance(body, dict):
         raise invalid(
             "We could not parse the JSON body of your request. (HINT: This likely means you"
-            " aren't using your HTTP library correctly.)", None, None,
+            " aren't using your HTTP library correctly.)",
+            None,
+            None,
         )
     return body
 
@@ -82,8 +100,9 @@ def validate(body: dict[str, Any], models: Iterable[str]) -> Generation:
             raise invalid(f"Unknown parameter: '{field}'.", field, "unknown_parameter")
     prompt = body.get("prompt")
     if prompt is None:
-        raise invalid("Missing required parameter: 'prompt'.", "prompt",
-                      "missing_required_parameter")
+        raise invalid(
+            "Missing required parameter: 'prompt'.", "prompt", "missing_required_parameter"
+        )
     if not isinstance(prompt, str):
         raise invalid("Invalid type for 'prompt': expected a string.", "prompt", "invalid_type")
     model = body.get("model") or "dall-e-2"
@@ -94,7 +113,8 @@ def validate(body: dict[str, Any], models: Iterable[str]) -> Generation:
         raise invalid(
             f"Invalid 'prompt': string too long. Expected a string with maximum length"
             f" {PROMPT_LIMITS[family]}, but got a string with length {len(prompt)} instead.",
-            "prompt", "string_above_max_length",
+            "prompt",
+            "string_above_max_length",
         )
     n = _check_n(body.get("n"), family)
     width, height = _check_size(body.get("size"), family)
@@ -114,7 +134,8 @@ def _check_n(n: Any, family: str) -> int:
         raise invalid("Invalid type for 'n': expected an integer.", "n", "invalid_type")
     if not 1 <= n <= 10:
         raise invalid(
-            f"Invalid 'n': expected a value between 1 and 10, but got {n} instead.", "n",
+            f"Invalid 'n': expected a value between 1 and 10, but got {n} instead.",
+            "n",
             "integer_above_max_value" if n > 10 else "integer_below_min_value",
         )
     if family == "dall-e-3" and n != 1:
@@ -136,8 +157,9 @@ def _check_size(size: Any, family: str) -> tuple[int, int]:
         ok = size in allowed
         supported = ", ".join(f"'{s}'" for s in allowed)
     if not ok or match is None:
-        raise invalid(f"Invalid value: '{size}'. Supported values are: {supported}.", "size",
-                      "invalid_value")
+        raise invalid(
+            f"Invalid value: '{size}'. Supported values are: {supported}.", "size", "invalid_value"
+        )
     return int(match.group(1)), int(match.group(2))
 
 
@@ -145,13 +167,15 @@ def _wants_b64(body: dict[str, Any], family: str) -> bool:
     # gpt-image models always answer base64 and refuse the field, even set to null.
     if family == "gpt-image":
         if "response_format" in body:
-            raise invalid("Unknown parameter: 'response_format'.", "response_format",
-                          "unknown_parameter")
+            raise invalid(
+                "Unknown parameter: 'response_format'.", "response_format", "unknown_parameter"
+            )
         return True
     response_format = body.get("response_format") or "url"
     if response_format not in ("url", "b64_json"):
         raise invalid(
             f"Invalid value: '{response_format}'. Supported values are: 'url' and 'b64_json'.",
-            "response_format", "invalid_value",
+            "response_format",
+            "invalid_value",
         )
     return response_format == "b64_json"

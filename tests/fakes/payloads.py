@@ -5,7 +5,7 @@ import struct
 import zlib
 from typing import Literal
 
-from common.png import solid_png
+from worker.render.png import solid_png
 
 Kind = Literal["png", "huge", "html"]
 
@@ -50,7 +50,9 @@ def huge_png() -> bytes:
     png = solid_png(64, 64, (200, 30, 30))
     padding = bytes(HUGE_SIZE)
     chunk = (
-        struct.pack(">I", len(padding)) + b"huGe" + padding
+        struct.pack(">I", len(padding))
+        + b"huGe"
+        + padding
         + struct.pack(">I", zlib.crc32(b"huGe" + padding))
     )
     iend = png[-12:]  # length, b"IEND", crc

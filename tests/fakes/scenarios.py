@@ -28,11 +28,15 @@ class FakeUpstream:
 
     scenarios: frozenset[str] = frozenset()
 
-    def __init__(self, valid_keys: Iterable[str] = (), key_behaviour: Mapping[str, str] | None = None) -> None:
+    def __init__(
+        self, valid_keys: Iterable[str] = (), key_behaviour: Mapping[str, str] | None = None
+    ) -> None:
         self.valid_keys = set(valid_keys)
         self.key_behaviour = dict(key_behaviour or {})
         if unknown := set(self.key_behaviour.values()) - self.scenarios:
-            raise ValueError(f"unknown scenarios {sorted(unknown)}; known: {sorted(self.scenarios)}")
+            raise ValueError(
+                f"unknown scenarios {sorted(unknown)}; known: {sorted(self.scenarios)}"
+            )
         self.images = ImageMaker()
         self.files: dict[str, tuple[bytes, str]] = {}
 
@@ -57,7 +61,9 @@ class FakeUpstream:
         app.router.add_get("/files/{name}", self._file)
         app.router.add_get("/redirect/{hops}/{name}", self._redirect)
 
-    def image_url(self, request: web.Request, image: bytes, content_type: str, scenario: str | None = None) -> str:
+    def image_url(
+        self, request: web.Request, image: bytes, content_type: str, scenario: str | None = None
+    ) -> str:
         """A signed-looking URL to `image` on this fake, or the URL a URL scenario calls for."""
         if scenario == "private_url":
             return PRIVATE_IMAGE_URL
@@ -67,7 +73,9 @@ class FakeUpstream:
         elif scenario == "not_an_image":
             image, content_type = b"<!DOCTYPE html><html><body>expired</body></html>", "text/html"
         self.files[name] = (image, content_type)
-        query = urlencode({"Expires": int(time.time()) + 3600, "Signature": secrets.token_urlsafe(24)})
+        query = urlencode(
+            {"Expires": int(time.time()) + 3600, "Signature": secrets.token_urlsafe(24)}
+        )
         hops = {"redirect_3": 3, "redirect_4": 4}.get(scenario or "")
         path = f"/redirect/{hops}/{name}" if hops else f"/files/{name}"
         return f"{request.url.origin()}{path}?{query}"

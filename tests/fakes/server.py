@@ -63,9 +63,7 @@ class FakeServer:
         sock.bind(("127.0.0.1", 0))
         self.url = f"http://127.0.0.1:{sock.getsockname()[1]}"
         self._loop = asyncio.new_event_loop()
-        self._runner = web.AppRunner(
-            self.app, access_log=None, shutdown_timeout=SHUTDOWN_TIMEOUT
-        )
+        self._runner = web.AppRunner(self.app, access_log=None, shutdown_timeout=SHUTDOWN_TIMEOUT)
         ready = threading.Event()
         failure: list[BaseException] = []
         self._thread = threading.Thread(

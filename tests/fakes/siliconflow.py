@@ -12,7 +12,17 @@ from tests.fakes.server import FakeServer
 
 GENERATIONS = "/v1/images/generations"
 KOLORS, QWEN, FLUX = "Kwai-Kolors/Kolors", "Qwen/Qwen-Image", "black-forest-labs/FLUX.1-schnell"
-FIELDS = {"model", "prompt", "negative_prompt", "image_size", "batch_size", "seed", "num_inference_steps", "guidance_scale", "cfg"}
+FIELDS = {
+    "model",
+    "prompt",
+    "negative_prompt",
+    "image_size",
+    "batch_size",
+    "seed",
+    "num_inference_steps",
+    "guidance_scale",
+    "cfg",
+}
 SIZE = re.compile(r"(\d+)x(\d+)")
 RATE_LIMITED = "Request was rejected due to rate limiting. If you want more, please contact contact@siliconflow.cn"
 
@@ -20,7 +30,14 @@ RATE_LIMITED = "Request was rejected due to rate limiting. If you want more, ple
 ERRORS: dict[str, tuple[int, Any]] = {
     "rate_limited": (429, {"message": RATE_LIMITED, "data": None}),
     "rate_limited_coded": (429, {"code": 50602, "message": RATE_LIMITED, "data": None}),
-    "overloaded": (503, {"code": 50505, "message": "Model service overloaded. Please try again later.", "data": None}),
+    "overloaded": (
+        503,
+        {
+            "code": 50505,
+            "message": "Model service overloaded. Please try again later.",
+            "data": None,
+        },
+    ),
     "gateway_timeout": (504, None),
     "forbidden": (403, "Forbidden"),
 }
@@ -48,10 +65,16 @@ class SiliconFlowFake(FakeUpstream):
             return _invalid("Request body is not valid JSON")
         scenario = self.scenario(key, str(body.get("prompt", "")))
         if scenario == "challenge":
-            return web.Response(status=403, text=CLOUDFLARE_CHALLENGE_HTML, content_type="text/html")
+            return web.Response(
+                status=403, text=CLOUDFLARE_CHALLENGE_HTML, content_type="text/html"
+            )
         if scenario in ERRORS:
             status, payload = ERRORS[scenario]
-            return web.Response(status=status) if payload is None else web.json_response(payload, status=status)
+            return (
+                web.Response(status=status)
+                if payload is None
+                else web.json_response(payload, status=status)
+            )
         if problem := check(body):
             return problem
         await self.maybe_slow(body["prompt"])
@@ -64,7 +87,13 @@ class SiliconFlowFake(FakeUpstream):
             image, content_type = self.images.make(width, height)
             urls.append({"url": self.image_url(request, image, content_type, scenario)})
         seed = body.get("seed", 42)
-        answer = {"images": urls, "timings": {"inference": 1.25}, "seed": seed, "created": int(time.time()), "data": urls}
+        answer = {
+            "images": urls,
+            "timings": {"inference": 1.25},
+            "seed": seed,
+            "created": int(time.time()),
+            "data": urls,
+        }
         return web.json_response(answer, headers={"x-siliconcloud-trace-id": "ti_fake"})
 
 
@@ -72,16 +101,31 @@ def check(body: dict) -> web.Response | None:
     """The 400 SiliconFlow answers for a body it does not take, or None."""
     model = body.get("model")
     if model not in (KOLORS, QWEN, FLUX):
-        return web.json_response({"code": 20012, "message": "Model does not exist. Please check it carefully.", "data": None}, status=400)
+        return web.json_response(
+            {
+                "code": 20012,
+                "message": "Model does not exist. Please check it carefully.",
+                "data": None,
+            },
+            status=400,
+        )
     if unknown := set(body) - FIELDS:
         return _invalid(f"unknown field(s): {', '.join(sorted(unknown))}")
     if not isinstance(body.get("prompt"), str) or not body["prompt"]:
         return _invalid("prompt is required")
     if not isinstance(body.get("image_size"), str) or not SIZE.fullmatch(body["image_size"]):
         return _invalid("image_size must look like 1024x1024")
-    limits = {"batch_size": (1, 4), "seed": (0, 9999999999), "num_inference_steps": (1, 100), "guidance_scale": (0, 20), "cfg": (0, 20)}
+    limits = {
+        "batch_size": (1, 4),
+        "seed": (0, 9999999999),
+        "num_inference_steps": (1, 100),
+        "guidance_scale": (0, 20),
+        "cfg": (0, 20),
+    }
     for name, (low, high) in limits.items():
-        if name in body and not (isinstance(body[name], (int, float)) and low <= body[name] <= high):
+        if name in body and not (
+            isinstance(body[name], (int, float)) and low <= body[name] <= high
+        ):
             return _invalid(f"{name} must be between {low} and {high}")
     only = {"batch_size": KOLORS, "guidance_scale": KOLORS, "cfg": QWEN}
     if wrong := [name for name, owner in only.items() if name in body and model != owner]:

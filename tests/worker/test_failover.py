@@ -10,9 +10,9 @@ import httpx
 import pytest
 from redis.asyncio import Redis
 
-from common import keys
-from common.config_types import ProviderSpec, Settings
+from common.config.types import ProviderSpec, Settings
 from common.errors import ContentRejected, RateLimited, UpstreamFailed
+from common.store import keys
 from tests.fakes.adapter_calls import image_request
 from tests.fakes.openai_images import GENERATIONS, start_openai_images
 from tests.fakes.siliconflow import FLUX, start_siliconflow
@@ -20,8 +20,11 @@ from worker.failover import Failover, key_hash
 from worker.providers import ADAPTERS
 
 BEHAVIOUR = {
-    "sk-500-a": "server_error", "sk-500-b": "server_error", "sk-429-a": "rate_limited",
-    "sk-429-b": "rate_limited", "sk-quota": "insufficient_quota",
+    "sk-500-a": "server_error",
+    "sk-500-b": "server_error",
+    "sk-429-a": "rate_limited",
+    "sk-429-b": "rate_limited",
+    "sk-quota": "insufficient_quota",
 }
 _names = itertools.count()
 
@@ -35,7 +38,9 @@ def openai_fake():
 
 @pytest.fixture(scope="module")
 def siliconflow_fake():
-    server, fake = start_siliconflow(valid_keys=["sf-good"], key_behaviour={"sf-429": "rate_limited"})
+    server, fake = start_siliconflow(
+        valid_keys=["sf-good"], key_behaviour={"sf-429": "rate_limited"}
+    )
     with server:
         yield server, fake
 
@@ -57,20 +62,36 @@ async def workers(redis):
 
 def openai_provider(server, *provider_keys: str, **fields) -> ProviderSpec:
     """A provider of its own name, so its Redis cursor and benches start fresh."""
-    return ProviderSpec(name=f"up-{next(_names)}", kind="openai", base_url=f"{server.url}/v1", keys=provider_keys, **fields)
+    return ProviderSpec(
+        name=f"up-{next(_names)}",
+        kind="openai",
+        base_url=f"{server.url}/v1",
+        keys=provider_keys,
+        **fields,
+    )
 
 
-async def generate(failover: Failover, provider: ProviderSpec, prompt: str = "a fox", notes: list | None = None):
+async def generate(
+    failover: Failover, provider: ProviderSpec, prompt: str = "a fox", notes: list | None = None
+):
     async def notify(text: str) -> None:
         if notes is not None:
             notes.append(text)
 
-    request = image_request(provider.kind, "flux-dev" if provider.kind == "openai" else FLUX, prompt, width=512, height=512)
+    request = image_request(
+        provider.kind,
+        "flux-dev" if provider.kind == "openai" else FLUX,
+        prompt,
+        width=512,
+        height=512,
+    )
     return await failover.run(provider, ADAPTERS[provider.kind], request, notify)
 
 
 def keys_used(server) -> list[str]:
-    return [r.headers["authorization"].removeprefix("Bearer ") for r in server.requests_to(GENERATIONS)]
+    return [
+        r.headers["authorization"].removeprefix("Bearer ") for r in server.requests_to(GENERATIONS)
+    ]
 
 
 async def bench_ttl(redis: Redis, provider: ProviderSpec, key: str) -> int:
@@ -86,7 +107,7 @@ async def test_rotation_spreads_requests_over_keys_and_workers(openai_fake, work
         assert await generate(failover, provider)
     used = keys_used(server)
     assert sorted(used) == ["sk-a", "sk-a", "sk-b", "sk-b", "sk-c", "sk-c"]
-    assert all(a != b for a, b in zip(used, used[1:]))
+    assert all(a != b for a, b in zip(used, used[1:], strict=False))
 
 
 async def test_a_refused_key_is_benched_for_every_worker(openai_fake, workers, redis):
@@ -103,7 +124,9 @@ async def test_a_refused_key_is_benched_for_every_worker(openai_fake, workers, r
 
 
 @pytest.mark.parametrize(("bad", "low", "high"), [("sk-quota", 3590, 3600), ("sk-429-a", 1, 7)])
-async def test_quota_benches_for_an_hour_and_rate_limits_for_retry_after(openai_fake, workers, redis, bad, low, high):
+async def test_quota_benches_for_an_hour_and_rate_limits_for_retry_after(
+    openai_fake, workers, redis, bad, low, high
+):
     server, _ = openai_fake
     provider = openai_provider(server, "sk-a", bad)  # the first request starts at the second key
     assert await generate(workers(), provider)
@@ -112,7 +135,12 @@ async def test_quota_benches_for_an_hour_and_rate_limits_for_retry_after(openai_
 
 async def test_a_rate_limit_without_retry_after_benches_for_60_s(siliconflow_fake, workers, redis):
     server, _ = siliconflow_fake
-    provider = ProviderSpec(name=f"sf-{next(_names)}", kind="siliconflow", base_url=f"{server.url}/v1", keys=("sf-good", "sf-429"))
+    provider = ProviderSpec(
+        name=f"sf-{next(_names)}",
+        kind="siliconflow",
+        base_url=f"{server.url}/v1",
+        keys=("sf-good", "sf-429"),
+    )
     assert await generate(workers(), provider)
     assert 55 <= await bench_ttl(redis, provider, "sf-429") <= 60
 
@@ -143,7 +171,9 @@ async def test_all_keys_rate_limited_is_429_then_answered_without_calling(openai
     assert len(keys_used(server)) == 2
 
 
-async def test_server_errors_move_on_and_all_failing_is_502_naming_the_provider(openai_fake, workers, redis):
+async def test_server_errors_move_on_and_all_failing_is_502_naming_the_provider(
+    openai_fake, workers, redis
+):
     server, _ = openai_fake
     provider = openai_provider(server, "sk-500-a", "sk-500-b")
     server.clear()
@@ -160,13 +190,19 @@ async def test_server_errors_move_on_and_all_failing_is_502_naming_the_provider(
     [
         ("__moderation__", ContentRejected, "content_policy_violation"),
         ("__badmodel__", UpstreamFailed, "upstream_misconfigured"),
-        ("__html403__", UpstreamFailed, "upstream_failed"),  # a challenge page: the provider's, not a key's
+        (
+            "__html403__",
+            UpstreamFailed,
+            "upstream_failed",
+        ),  # a challenge page: the provider's, not a key's
         ("__403__", UpstreamFailed, "upstream_failed"),  # a region block
         ("__huge__", UpstreamFailed, "upstream_failed"),
         ("__notimage__", UpstreamFailed, "upstream_failed"),
     ],
 )
-async def test_failures_no_key_can_fix_stop_after_one_call(openai_fake, workers, redis, prompt, error, code):
+async def test_failures_no_key_can_fix_stop_after_one_call(
+    openai_fake, workers, redis, prompt, error, code
+):
     server, _ = openai_fake
     provider = openai_provider(server, "sk-a", "sk-b")
     server.clear()
@@ -175,7 +211,10 @@ async def test_failures_no_key_can_fix_stop_after_one_call(openai_fake, workers,
     assert raised.value.code == code and raised.value.info().should_retry is False
     assert len(keys_used(server)) == 1
     assert server.url.removeprefix("http://") not in raised.value.message
-    assert await bench_ttl(redis, provider, "sk-a") == -2 and await bench_ttl(redis, provider, "sk-b") == -2
+    assert (
+        await bench_ttl(redis, provider, "sk-a") == -2
+        and await bench_ttl(redis, provider, "sk-b") == -2
+    )
 
 
 async def test_a_read_timeout_is_not_retried_unless_asked(openai_fake, workers):
@@ -197,7 +236,9 @@ async def test_all_attempts_share_one_deadline(openai_fake, workers):
     server.clear()
     failover = workers(request_timeout=0.5, provider_timeout=5, retry_on_timeout=True)
     with pytest.raises(UpstreamFailed):
-        await generate(failover, provider, "a fox __slow:0.3__ __500__")  # each key fails after 0.3 s
+        await generate(
+            failover, provider, "a fox __slow:0.3__ __500__"
+        )  # each key fails after 0.3 s
     assert len(keys_used(server)) < 3  # the third key's turn came after the deadline
 
 
@@ -209,4 +250,8 @@ async def test_redis_never_holds_a_key(openai_fake, workers, redis):
     stored = [name async for name in redis.scan_iter(f"{keys.PREFIX}provider:{provider.name}:*")]
     assert len(stored) == 3  # the cursor and two benches
     values = await redis.mget(stored)
-    assert not any(secret in text for secret in ("sk-revoked", "sk-quota", "sk-a") for text in map(str, stored + values))
+    assert not any(
+        secret in text
+        for secret in ("sk-revoked", "sk-quota", "sk-a")
+        for text in map(str, stored + values)
+    )

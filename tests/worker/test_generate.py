@@ -6,12 +6,12 @@ import json
 import httpx
 import pytest
 
-from common.config import load_settings
-from common.events import EventHub
-from common.images import ImageStore
-from common.png import solid_png
+from common.config.load import load_settings
 from common.schemas import Completed, GenerateJob, encode
+from common.store.events import EventHub
+from common.store.images import ImageStore
 from worker.generate import generate
+from worker.render.png import solid_png
 from worker.services import build_services
 
 pytestmark = pytest.mark.asyncio
@@ -26,19 +26,27 @@ async def services(redis):
 
     def openai_images(request: httpx.Request) -> httpx.Response:
         calls.append(json.loads(request.content))
-        return httpx.Response(200, json={"created": 1, "data": [{"b64_json": base64.b64encode(PNG).decode()}]})
+        return httpx.Response(
+            200, json={"created": 1, "data": [{"b64_json": base64.b64encode(PNG).decode()}]}
+        )
 
-    settings = load_settings({
-        "IMAGE_GEN_MODEL_1": "flux-dev", "IMAGE_GEN_API_BASE_1": UPSTREAM,
-        "IMAGE_GEN_API_KEY_1": "sk-test", "IMAGE_GEN_KIND_1": "openai",
-    })
+    settings = load_settings(
+        {
+            "IMAGE_GEN_MODEL_1": "flux-dev",
+            "IMAGE_GEN_API_BASE_1": UPSTREAM,
+            "IMAGE_GEN_API_KEY_1": "sk-test",
+            "IMAGE_GEN_KIND_1": "openai",
+        }
+    )
     services = build_services(settings, redis, httpx.MockTransport(openai_images))
     yield services, calls
     await services.http.aclose()
 
 
 def job(job_id: str = "job-1") -> bytes:
-    return encode(GenerateJob(id=job_id, request_id="r", model="flux-dev", prompt="a wren", original="a wren"))
+    return encode(
+        GenerateJob(id=job_id, request_id="r", model="flux-dev", prompt="a wren", original="a wren")
+    )
 
 
 async def completed_events(redis, job_id: str) -> list[Completed]:
@@ -63,6 +71,8 @@ async def test_a_job_stores_its_image_and_announces_it(redis, services):
 async def test_a_rerun_of_a_finished_job_answers_without_calling_the_upstream(redis, services):
     services, calls = services
     await generate({"services": services, "job_try": 1}, job())
-    await generate({"services": services, "job_try": 2}, job())  # as after a worker died before arq's bookkeeping
+    await generate(
+        {"services": services, "job_try": 2}, job()
+    )  # as after a worker died before arq's bookkeeping
     first, second = await completed_events(redis, "job-1")
     assert first.result == second.result and len(calls) == 1

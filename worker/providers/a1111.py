@@ -3,8 +3,8 @@
 import httpx
 import msgspec
 
-from worker.providers.base import ImageRequest, Upstream, bearer, endpoint_url
-from worker.upstream import Reason, UpstreamFailure, answer_failure, decode_base64, post_json
+from worker.providers.base import Upstream, UpstreamRequest, bearer, endpoint_url
+from worker.upstream.http import Reason, UpstreamFailure, answer_failure, decode_base64, post_json
 
 
 class _Answer(msgspec.Struct):
@@ -14,7 +14,7 @@ class _Answer(msgspec.Struct):
 _answer = msgspec.json.Decoder(_Answer).decode
 
 
-def build_body(request: ImageRequest, options: dict) -> dict:
+def build_body(request: UpstreamRequest, options: dict) -> dict:
     body: dict = {"prompt": request.prompt, "batch_size": request.n}
     if request.width and request.height:
         body["width"], body["height"] = request.width, request.height
@@ -41,7 +41,7 @@ def credentials(key: str | None) -> dict:
     return {"headers": bearer(key)}
 
 
-async def generate(upstream: Upstream, request: ImageRequest) -> list[bytes]:
+async def generate(upstream: Upstream, request: UpstreamRequest) -> list[bytes]:
     url = endpoint_url(upstream.provider.base_url, "/sdapi/v1/txt2img")
     body = build_body(request, upstream.provider.options)
     _, answer = await post_json(upstream.client, url, body, **credentials(upstream.key))

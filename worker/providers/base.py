@@ -6,10 +6,10 @@ from urllib.parse import urlsplit
 import httpx
 import msgspec
 
-from common.config_types import ModelSpec, ProviderSpec
+from common.config.types import ModelSpec, ProviderSpec
 
 
-class ImageRequest(msgspec.Struct, frozen=True, kw_only=True):
+class UpstreamRequest(msgspec.Struct, frozen=True, kw_only=True):
     """One upstream call's worth of work, already sized and bounded for the model."""
 
     prompt: str
@@ -41,11 +41,11 @@ class Upstream(NamedTuple):
 class Adapter(Protocol):
     """Turns one request into one upstream call and returns the image bytes it produced.
 
-    It raises `UpstreamFailure` (worker.upstream) for anything but images; it knows nothing
+    It raises `UpstreamFailure` (worker.upstream.http) for anything but images; it knows nothing
     of key rotation, retries or Redis.
     """
 
-    async def __call__(self, upstream: Upstream, request: ImageRequest) -> list[bytes]: ...
+    async def __call__(self, upstream: Upstream, request: UpstreamRequest) -> list[bytes]: ...
 
 
 def endpoint_url(base_url: str, path: str) -> str:

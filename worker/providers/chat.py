@@ -6,14 +6,14 @@ link; others answer JSON with a URL or base64, or the image bytes themselves.
 
 from urllib.parse import urljoin
 
-from common.sizes import closest_ratio
-from worker.download import download
-from worker.providers.base import ImageRequest, Upstream, bearer, endpoint_url
+from common.prompt.size_tables import closest_ratio
+from worker.providers.base import Upstream, UpstreamRequest, bearer, endpoint_url
 from worker.providers.chat_answer import image_refs
-from worker.upstream import answer_failure, classify, decode_base64, is_html, post_json
+from worker.upstream.download import download
+from worker.upstream.http import answer_failure, classify, decode_base64, is_html, post_json
 
 
-def user_message(request: ImageRequest) -> str:
+def user_message(request: UpstreamRequest) -> str:
     """The prompt, with the ratio asked for in words those gateways parse (`ratio 16:9`):
     a chat body has no size field they agree on."""
     if not (request.width and request.height):
@@ -22,7 +22,7 @@ def user_message(request: ImageRequest) -> str:
     return request.prompt if ratio == "1:1" else f"{request.prompt}, ratio {ratio}"
 
 
-def build_body(request: ImageRequest) -> dict:
+def build_body(request: UpstreamRequest) -> dict:
     return {
         "model": request.model.upstream,
         "messages": [{"role": "user", "content": user_message(request)}],
@@ -30,7 +30,7 @@ def build_body(request: ImageRequest) -> dict:
     }
 
 
-async def generate(upstream: Upstream, request: ImageRequest) -> list[bytes]:
+async def generate(upstream: Upstream, request: UpstreamRequest) -> list[bytes]:
     url = endpoint_url(upstream.provider.base_url, "/v1/chat/completions")
     auth = bearer(upstream.key)
     response, body = await post_json(upstream.client, url, build_body(request), headers=auth)

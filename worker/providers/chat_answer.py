@@ -33,7 +33,9 @@ def _json_refs(answer: Any) -> tuple[list[str], str]:
     content = _content_text(message.get("content"))
     refs += _MARKDOWN_IMAGE.findall(content)
     # Gateways in front of image-making chat models (OpenRouter and others) add `images`.
-    refs += [part["image_url"]["url"] for part in message.get("images") or [] if _is_image_part(part)]
+    refs += [
+        part["image_url"]["url"] for part in message.get("images") or [] if _is_image_part(part)
+    ]
     return refs, content
 
 
@@ -47,7 +49,9 @@ def _first_message(answer: dict) -> dict:
 def _content_text(content: Any) -> str:
     if isinstance(content, list):  # content parts: text, and image_url parts made Markdown
         return " ".join(
-            f"![image]({part['image_url']['url']})" if _is_image_part(part) else str(part.get("text") or "")
+            f"![image]({part['image_url']['url']})"
+            if _is_image_part(part)
+            else str(part.get("text") or "")
             for part in content
             if isinstance(part, dict)
         )
@@ -55,7 +59,11 @@ def _content_text(content: Any) -> str:
 
 
 def _is_image_part(part: Any) -> bool:
-    return isinstance(part, dict) and isinstance(part.get("image_url"), dict) and isinstance(part["image_url"].get("url"), str)
+    return (
+        isinstance(part, dict)
+        and isinstance(part.get("image_url"), dict)
+        and isinstance(part["image_url"].get("url"), str)
+    )
 
 
 def _stream_content(text: str) -> str:

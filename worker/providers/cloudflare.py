@@ -6,8 +6,8 @@ PNG body. Errors always come in the envelope, sometimes with HTTP 200 and `succe
 
 import msgspec
 
-from worker.providers.base import ImageRequest, Upstream, bearer
-from worker.upstream import Reason, UpstreamFailure, answer_failure, decode_base64, post_json
+from worker.providers.base import Upstream, UpstreamRequest, bearer
+from worker.upstream.http import Reason, UpstreamFailure, answer_failure, decode_base64, post_json
 
 # Workers AI codes that say more than the HTTP status they come with: 3036 (the account's
 # daily allocation is spent) is a quota, 3040 (no data centre has capacity) is not this
@@ -16,11 +16,18 @@ MEANING = {
     "10000": 401,
     "3036": 402,
     "3040": 503,
-    "3023": 403, "3041": 403, "5016": 403, "5018": 403,
-    "3003": 400, "5004": 400, "5006": 400, "5007": 400,
+    "3023": 403,
+    "3041": 403,
+    "5016": 403,
+    "5018": 403,
+    "3003": 400,
+    "5004": 400,
+    "5006": 400,
+    "5007": 400,
     "3042": 404,
     "3006": 413,
-    "3007": 504, "3008": 504,
+    "3007": 504,
+    "3008": 504,
 }
 
 
@@ -50,7 +57,7 @@ def run_url(upstream: Upstream, model: str) -> tuple[str, str | None]:
     return f"{base}/{model}", token
 
 
-def build_body(request: ImageRequest) -> dict:
+def build_body(request: UpstreamRequest) -> dict:
     body: dict = {"prompt": request.prompt}
     if request.width and request.height:
         body["width"], body["height"] = request.width, request.height
@@ -64,9 +71,11 @@ def build_body(request: ImageRequest) -> dict:
     return body | {name: value for name, value in optional.items() if value is not None}
 
 
-async def generate(upstream: Upstream, request: ImageRequest) -> list[bytes]:
+async def generate(upstream: Upstream, request: UpstreamRequest) -> list[bytes]:
     url, token = run_url(upstream, request.model.upstream)
-    _, body = await post_json(upstream.client, url, build_body(request), headers=bearer(token), meaning=MEANING)
+    _, body = await post_json(
+        upstream.client, url, build_body(request), headers=bearer(token), meaning=MEANING
+    )
     if not body.lstrip().startswith(b"{"):
         return [body]  # SDXL: the image itself, recognised by its magic bytes
     try:

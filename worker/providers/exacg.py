@@ -6,9 +6,9 @@ No official document exists; the body is the one its clients agree on. Any answe
 
 import msgspec
 
-from worker.download import download
-from worker.providers.base import ImageRequest, Upstream, bearer, endpoint_url
-from worker.upstream import answer_failure, post_json
+from worker.providers.base import Upstream, UpstreamRequest, bearer, endpoint_url
+from worker.upstream.download import download
+from worker.upstream.http import answer_failure, post_json
 
 DEFAULT_MODEL_INDEX = 5  # Z-Image in the script imagegate replaces; other clients differ
 
@@ -25,13 +25,17 @@ class _Answer(msgspec.Struct):
 _answer = msgspec.json.Decoder(_Answer).decode
 
 
-def model_index(request: ImageRequest, options: dict) -> int:
+def model_index(request: UpstreamRequest, options: dict) -> int:
     """A numeric upstream id (`zimage=5`) picks the index; else the provider's `model_index`."""
     upstream = request.model.upstream
-    return int(upstream) if upstream.isdigit() else int(options.get("model_index", DEFAULT_MODEL_INDEX))
+    return (
+        int(upstream)
+        if upstream.isdigit()
+        else int(options.get("model_index", DEFAULT_MODEL_INDEX))
+    )
 
 
-def build_body(request: ImageRequest, options: dict) -> dict:
+def build_body(request: UpstreamRequest, options: dict) -> dict:
     # Every field always: its clients send them all, and nothing says which may be left out.
     steps, cfg = request.taken("steps"), request.taken("cfg")
     return {
@@ -46,7 +50,7 @@ def build_body(request: ImageRequest, options: dict) -> dict:
     }
 
 
-async def generate(upstream: Upstream, request: ImageRequest) -> list[bytes]:
+async def generate(upstream: Upstream, request: UpstreamRequest) -> list[bytes]:
     url = endpoint_url(upstream.provider.base_url, "/api/v1/generate_image")
     auth = bearer(upstream.key)
     body = build_body(request, upstream.provider.options)

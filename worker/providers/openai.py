@@ -2,14 +2,27 @@
 
 import msgspec
 
-from worker.download import download
-from worker.providers.base import ImageRequest, Upstream, bearer, endpoint_url
-from worker.upstream import Reason, UpstreamFailure, answer_failure, decode_base64, post_json
+from worker.providers.base import Upstream, UpstreamRequest, bearer, endpoint_url
+from worker.upstream.download import download
+from worker.upstream.http import Reason, UpstreamFailure, answer_failure, decode_base64, post_json
 
 # A client's `quality` in either family's words, as the model's family spells it.
 _QUALITY = {
-    "dall-e-3": {"standard": "standard", "hd": "hd", "low": "standard", "medium": "standard", "high": "hd"},
-    "gpt-image": {"low": "low", "medium": "medium", "high": "high", "auto": "auto", "standard": "medium", "hd": "high"},
+    "dall-e-3": {
+        "standard": "standard",
+        "hd": "hd",
+        "low": "standard",
+        "medium": "standard",
+        "high": "hd",
+    },
+    "gpt-image": {
+        "low": "low",
+        "medium": "medium",
+        "high": "high",
+        "auto": "auto",
+        "standard": "medium",
+        "hd": "high",
+    },
 }
 _STYLES = ("vivid", "natural")
 
@@ -44,7 +57,7 @@ def _images(body: bytes) -> list[_Image | _TextImage]:
     raise answer_failure(200, body)
 
 
-def build_body(request: ImageRequest) -> dict:
+def build_body(request: UpstreamRequest) -> dict:
     upstream = request.model.upstream
     body: dict = {"model": upstream, "prompt": request.prompt, "n": request.n}
     if request.width and request.height:
@@ -60,7 +73,7 @@ def build_body(request: ImageRequest) -> dict:
     return {name: value for name, value in body.items() if value is not None}
 
 
-async def generate(upstream: Upstream, request: ImageRequest) -> list[bytes]:
+async def generate(upstream: Upstream, request: UpstreamRequest) -> list[bytes]:
     url = endpoint_url(upstream.provider.base_url, "/v1/images/generations")
     auth = bearer(upstream.key)
     _, body = await post_json(upstream.client, url, build_body(request), headers=auth)
@@ -70,11 +83,15 @@ async def generate(upstream: Upstream, request: ImageRequest) -> list[bytes]:
     return [await _image_bytes(upstream, image, url, auth) for image in images]
 
 
-async def _image_bytes(upstream: Upstream, image: _Image | _TextImage, provider_url: str, auth: dict[str, str]) -> bytes:
+async def _image_bytes(
+    upstream: Upstream, image: _Image | _TextImage, provider_url: str, auth: dict[str, str]
+) -> bytes:
     if isinstance(image.b64_json, bytes):
         return image.b64_json
     if image.b64_json:
         return decode_base64(image.b64_json)
     if image.url:
         return await download(upstream.client, image.url, provider_url, auth)
-    raise UpstreamFailure(Reason.UNAVAILABLE, "the upstream answered with an image that has neither url nor b64_json")
+    raise UpstreamFailure(
+        Reason.UNAVAILABLE, "the upstream answered with an image that has neither url nor b64_json"
+    )

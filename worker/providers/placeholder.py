@@ -2,11 +2,11 @@
 
 import asyncio
 
-from worker.placeholder_render import render_placeholder
-from worker.providers.base import ImageRequest, Upstream
+from worker.providers.base import Upstream, UpstreamRequest
+from worker.render.placeholder import render_placeholder
 
 
-async def generate(upstream: Upstream, request: ImageRequest) -> list[bytes]:
+async def generate(upstream: Upstream, request: UpstreamRequest) -> list[bytes]:
     width, height = request.width or 1024, request.height or 1024
     seed = request.seed or 0
     # Rendering a large PNG takes tens of milliseconds of CPU: keep the event loop free.

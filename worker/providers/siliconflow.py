@@ -2,9 +2,9 @@
 
 import msgspec
 
-from worker.download import download
-from worker.providers.base import ImageRequest, Upstream, bearer, endpoint_url
-from worker.upstream import Reason, UpstreamFailure, answer_failure, post_json
+from worker.providers.base import Upstream, UpstreamRequest, bearer, endpoint_url
+from worker.upstream.download import download
+from worker.upstream.http import Reason, UpstreamFailure, answer_failure, post_json
 
 MAX_GUIDANCE = 20.0  # SiliconFlow refuses a larger guidance_scale or cfg
 
@@ -21,7 +21,7 @@ class _Answer(msgspec.Struct):
 _answer = msgspec.json.Decoder(_Answer).decode
 
 
-def build_body(request: ImageRequest) -> dict:
+def build_body(request: UpstreamRequest) -> dict:
     upstream = request.model.upstream
     body: dict = {"model": upstream, "prompt": request.prompt}
     if request.width and request.height:
@@ -34,12 +34,14 @@ def build_body(request: ImageRequest) -> dict:
         "seed": request.seed,
         "num_inference_steps": request.taken("steps"),
         # Kolors calls it guidance_scale, Qwen-Image cfg.
-        ("cfg" if upstream.startswith("Qwen/") else "guidance_scale"): None if cfg is None else min(cfg, MAX_GUIDANCE),
+        ("cfg" if upstream.startswith("Qwen/") else "guidance_scale"): None
+        if cfg is None
+        else min(cfg, MAX_GUIDANCE),
     }
     return body | {name: value for name, value in optional.items() if value is not None}
 
 
-async def generate(upstream: Upstream, request: ImageRequest) -> list[bytes]:
+async def generate(upstream: Upstream, request: UpstreamRequest) -> list[bytes]:
     url = endpoint_url(upstream.provider.base_url, "/v1/images/generations")
     auth = bearer(upstream.key)
     _, body = await post_json(upstream.client, url, build_body(request), headers=auth)

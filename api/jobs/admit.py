@@ -1,0 +1,117 @@
+"""Admitting a job: the per-key rate limit, the queue depth and Redis memory are checked and
+the job enqueued (in arq's format) in one atomic script, so concurrent api processes can never
+together pass a limit (SPEC §2.4, §5). One round trip per request."""
+
+import secrets
+import time
+
+from arq.connections import ArqRedis
+from arq.constants import job_key_prefix
+from arq.jobs import serialize_job
+from arq.utils import timestamp_ms
+from redis.exceptions import ResponseError
+
+from common.config.types import Settings
+from common.errors import RateLimited, ServiceUnavailable
+from common.schemas import GenerateJob, encode
+from common.store import keys
+from common.store.redis import job_serializer
+
+QUEUE_RETRY_AFTER = 10
+MEMORY_CHECK_EVERY = 1.0  # seconds; INFO is too costly to ask on every request
+
+# KEYS: rate log, queue, workers, worker load, job record.
+# ARGV: now, rate limit (0: off), rate entry, max queue depth, heartbeat fresh since,
+#       job record, record ttl ms, job id, queue score ms, wake channel.
+# The rate log is a sliding minute; a refused request does not use up the allowance. Jobs
+# waiting to start are the queue minus what live workers report running.
+_ADMIT = """
+local now, limit = tonumber(ARGV[1]), tonumber(ARGV[2])
+if limit > 0 then
+  redis.call('ZREMRANGEBYSCORE', KEYS[1], 0, now - 60)
+  if redis.call('ZCARD', KEYS[1]) >= limit then
+    return {'rate', redis.call('ZRANGE', KEYS[1], 0, 0, 'WITHSCORES')[2]}
+  end
+end
+local running = 0
+for _, worker in ipairs(redis.call('ZRANGEBYSCORE', KEYS[3], ARGV[5], '+inf')) do
+  running = running + tonumber(redis.call('HGET', KEYS[4], worker) or '0')
+end
+if redis.call('ZCARD', KEYS[2]) - running >= tonumber(ARGV[4]) then
+  return {'queue'}
+end
+if limit > 0 then
+  redis.call('ZADD', KEYS[1], now, ARGV[3])
+  redis.call('EXPIRE', KEYS[1], 61)
+end
+redis.call('SET', KEYS[5], ARGV[6], 'PX', ARGV[7])
+redis.call('ZADD', KEYS[2], ARGV[9], ARGV[8])
+redis.call('PUBLISH', ARGV[10], '')
+return {'ok'}
+"""
+
+
+class Admission:
+    def __init__(self, redis: ArqRedis, settings: Settings) -> None:
+        self._redis = redis
+        self._settings = settings
+        self._memory_checked = 0.0
+        self._memory_full = False
+
+    async def enqueue(self, job: GenerateJob, caller: str, ttl_seconds: float) -> None:
+        """Enqueue `job` for arq's `generate` (waking the workers), or raise 429/503 when a
+        limit says no. A job not started within `ttl_seconds` expires instead of running."""
+        now = time.time()
+        if await self._memory_full_now(now):
+            raise ServiceUnavailable(
+                "the image cache is full; try again when older images expire",
+                code="cache_full",
+                retry_after=60,
+            )
+        score = timestamp_ms()
+        record = serialize_job(
+            "generate", (encode(job),), {}, None, score, serializer=job_serializer
+        )
+        verdict = await self._redis.eval(
+            _ADMIT,
+            5,
+            keys.rate_log(caller),
+            self._redis.default_queue_name,
+            keys.WORKERS,
+            keys.WORKER_LOAD,
+            job_key_prefix + job.id,
+            now,
+            self._settings.rate_limit_per_minute,
+            f"{now}:{secrets.token_hex(4)}",
+            self._settings.max_queue_depth,
+            now - keys.HEARTBEAT_FRESH,
+            record,
+            int(ttl_seconds * 1000),
+            job.id,
+            score,
+            keys.WAKE_CHANNEL,
+        )
+        if verdict[0] == b"rate":
+            raise RateLimited(
+                f"more than {self._settings.rate_limit_per_minute} requests a minute with this key",
+                retry_after=max(1, round(float(verdict[1]) + 60 - now)),
+            )
+        if verdict[0] == b"queue":
+            raise ServiceUnavailable(
+                "too many images are waiting to be made; try again shortly",
+                code="queue_full",
+                retry_after=QUEUE_RETRY_AFTER,
+            )
+
+    async def _memory_full_now(self, now: float) -> bool:
+        if now - self._memory_checked >= MEMORY_CHECK_EVERY:
+            try:
+                memory = await self._redis.info("memory")
+            except ResponseError:  # the embedded in-memory Redis has no INFO, and no cap
+                memory = {"maxmemory": 0}
+            cap = int(memory.get("maxmemory", 0))
+            self._memory_full = (
+                bool(cap) and int(memory["used_memory"]) > cap * self._settings.cache_high_water
+            )
+            self._memory_checked = now
+        return self._memory_full

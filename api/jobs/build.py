@@ -1,0 +1,113 @@
+"""Turning a client's request into a GenerateJob: every 400 is raised here, before enqueueing."""
+
+import secrets
+
+from api.openai.wire import MAX_PROMPT, ChatCompletionRequest, ChatMessage, GenerationOptions
+from common.config.types import ModelSpec, ProviderSpec, Settings
+from common.errors import InvalidRequest, NotFound
+from common.prompt.flags import parse_prompt
+from common.prompt.size_plan import check_size
+from common.prompt.size_tables import parse_size
+from common.schemas import GenerateJob
+
+
+def new_job_id() -> str:
+    return secrets.token_hex(16)
+
+
+def chat_prompt(data: ChatCompletionRequest) -> str:
+    """The text of the last user message (string, or the text parts of a list), else `prompt`."""
+    last = next((m for m in reversed(data.messages) if m.role == "user"), None)
+    text = _message_text(last) if last is not None else (data.prompt or "")
+    if not text.strip():
+        raise InvalidRequest(
+            "send a user message describing the image to make",
+            param="messages",
+            code="missing_field",
+        )
+    return text
+
+
+def _message_text(message: ChatMessage) -> str:
+    if isinstance(message.content, str):
+        return message.content
+    return " ".join(
+        part.text for part in message.content or () if part.type == "text" and part.text
+    )
+
+
+def resolve_model(settings: Settings, name: str | None) -> tuple[ProviderSpec, ModelSpec]:
+    name = name or settings.default_model or settings.model_names()[0]
+    found = settings.find_model(name)
+    if found is None:
+        raise NotFound(
+            f"the model {name!r} does not exist; GET /v1/models lists them",
+            param="model",
+            code="model_not_found",
+        )
+    return found
+
+
+def explicit_size(options: GenerationOptions, model: ModelSpec) -> tuple[int | None, int | None]:
+    if (options.width is None) != (options.height is None):
+        param = "height" if options.height is None else "width"
+        raise InvalidRequest(
+            "width and height go together: give both or neither", param=param, code="missing_field"
+        )
+    if options.width is not None:
+        check_size(model, options.width, options.height, "width")
+        return options.width, options.height
+    if options.size and options.size != "auto":
+        size = parse_size(options.size)
+        if size is None:
+            raise InvalidRequest(
+                f"size must look like 1024x768, not {options.size!r}", param="size"
+            )
+        check_size(model, *size, "size")
+        return size
+    return None, None
+
+
+def build_job(
+    options: GenerationOptions,
+    prompt: str,
+    settings: Settings,
+    *,
+    request_id: str,
+    stream: bool,
+    enhance_default: bool,
+) -> GenerateJob:
+    if len(prompt) > MAX_PROMPT:
+        raise InvalidRequest(f"the prompt is longer than {MAX_PROMPT} characters", param="prompt")
+    _, model = resolve_model(settings, options.model)
+    width, height = explicit_size(options, model)
+    if options.steps is not None and options.steps > model.max_steps:
+        raise InvalidRequest(f"{model.name} takes at most {model.max_steps} steps", param="steps")
+    parsed = parse_prompt(prompt)
+    if not parsed.text:
+        raise InvalidRequest(
+            "the prompt is empty once its flags are removed", param="prompt", code="missing_field"
+        )
+    enhance = parsed.enhance and (
+        options.enhance if options.enhance is not None else enhance_default
+    )
+    return GenerateJob(
+        id=new_job_id(),
+        request_id=request_id,
+        model=model.name,
+        prompt=parsed.text,
+        original=prompt,
+        n=options.n,
+        width=width,
+        height=height,
+        ratio=parsed.ratio,
+        seed=options.seed,
+        negative_prompt=options.negative_prompt,
+        steps=options.steps,
+        cfg=options.cfg,
+        quality=options.quality,
+        style=options.style,
+        enhance=enhance,
+        stream=stream,
+        notes=parsed.notes,
+    )

@@ -1,0 +1,135 @@
+"""Handing jobs to the workers and waiting for their outcome, for both generation routes."""
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator, Awaitable
+
+from arq.connections import ArqRedis
+from litestar import Request
+from msgspec.structs import replace
+from redis.exceptions import RedisError
+
+from api.errors import JobFailed
+from api.jobs.admit import Admission
+from common.config.types import Settings
+from common.errors import ClientClosedRequest, RequestTimeout, ServiceUnavailable
+from common.schemas import Completed, Failed, GenerateJob, JobResult
+from common.store.events import EventHub, Follower
+from common.store.idempotency import Claim, release
+from common.store.images import ImageStore
+
+REDIS_RETRY_AFTER = 5
+
+
+class JobClient:
+    """Everything the generation routes need (one dependency: Litestar resolves several in
+    a task group per request, which costs more than the rest of the route)."""
+
+    def __init__(
+        self, redis: ArqRedis, hub: EventHub, settings: Settings, images: ImageStore
+    ) -> None:
+        self._redis = redis
+        self._hub = hub
+        self._admission = Admission(redis, settings)
+        self.settings = settings
+        self.images = images
+        self.timeout = settings.request_timeout
+
+    @property
+    def waiting(self) -> int:
+        return self._hub.waiting
+
+    async def submit(
+        self,
+        job: GenerateJob,
+        *,
+        caller: str = "",
+        idempotency_key: str | None = None,
+        body: bytes = b"",
+    ) -> str:
+        """Enqueue `job`; return the id of the job to follow: `job.id`, or, for a retry with the
+        same Idempotency-Key and body, the job the first request started."""
+        try:
+            if idempotency_key is None:
+                await self._admission.enqueue(job, caller, self.timeout)
+                return job.id
+            claim = Claim(caller, idempotency_key, body, job.id)
+            first = await claim.take(self._redis, self.settings.image_expiration)
+            if first is not None:
+                return first
+            try:
+                # Jobs nobody waits for any more expire instead of running.
+                await self._admission.enqueue(
+                    replace(job, idempotency=(claim.key, claim.value)), caller, self.timeout
+                )
+            except BaseException:
+                with contextlib.suppress(RedisError, OSError):
+                    await release(self._redis, claim.key, claim.value)
+                raise
+            return job.id
+        except (RedisError, OSError) as exc:
+            raise ServiceUnavailable(
+                "Redis is unavailable; try again shortly", retry_after=REDIS_RETRY_AFTER
+            ) from exc
+
+    async def run(
+        self,
+        job: GenerateJob,
+        request: Request,
+        *,
+        caller: str,
+        idempotency_key: str | None,
+        body: bytes,
+    ) -> JobResult:
+        """Submit `job` and wait for its outcome, until the client leaves. Followed from before
+        it is enqueued, so no backlog needs reading; a retry attaching to an earlier job replays it."""
+        async with self._hub.follow(job.id, replay=False) as follower:
+            job_id = await self.submit(
+                job, caller=caller, idempotency_key=idempotency_key, body=body
+            )
+            if job_id == job.id:
+                return await _unless_client_leaves(self._outcome(follower, job_id), request, job_id)
+        async with self.follow(job_id) as follower:
+            return await _unless_client_leaves(self._outcome(follower, job_id), request, job_id)
+
+    @contextlib.asynccontextmanager
+    async def follow(self, job_id: str) -> AsyncIterator[Follower]:
+        async with self._hub.follow(job_id) as follower:
+            yield follower
+
+    async def _outcome(self, follower: Follower, job_id: str) -> JobResult:
+        """The job's result; its failure raised; 504 once REQUEST_TIMEOUT has passed."""
+        deadline = asyncio.get_running_loop().time() + self.timeout
+        while (remaining := deadline - asyncio.get_running_loop().time()) > 0:
+            event = await follower.next(remaining)
+            if isinstance(event, Completed):
+                return event.result
+            if isinstance(event, Failed):
+                raise JobFailed(event.error)
+        raise timed_out(job_id, self.timeout)
+
+
+async def _unless_client_leaves(
+    waiting: Awaitable[JobResult], request: Request, job_id: str
+) -> JobResult:
+    """The wait's result, unless the client closes the connection first (the job goes on)."""
+    wait = asyncio.ensure_future(waiting)
+    leave = asyncio.ensure_future(_disconnected(request))
+    try:
+        await asyncio.wait((wait, leave), return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for task in (wait, leave):
+            task.cancel()
+    if wait.done() and not wait.cancelled():
+        return wait.result()
+    raise ClientClosedRequest(f"the client left before job {job_id} finished")
+
+
+async def _disconnected(request: Request) -> None:
+    """Returns once the client has closed the connection (the body was already read)."""
+    while (await request.receive())["type"] != "http.disconnect":
+        pass
+
+
+def timed_out(job_id: str, timeout: float) -> RequestTimeout:
+    return RequestTimeout(f"no image within {timeout:g} s (job {job_id})")

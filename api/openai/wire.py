@@ -1,0 +1,143 @@
+"""The OpenAI wire format imagegate speaks: requests it reads and answers it writes."""
+
+from typing import Annotated, Literal
+
+import msgspec
+from msgspec import Meta
+
+MAX_PROMPT = 4000
+
+Side = Annotated[int, Meta(ge=8, le=4096, description="pixels, a multiple of 8")]
+Count = Annotated[int, Meta(ge=1, le=4)]
+Seed = Annotated[int, Meta(ge=0, le=2**32 - 1)]
+Steps = Annotated[int, Meta(ge=1, le=150)]
+Cfg = Annotated[float, Meta(ge=0, le=30)]
+PromptText = Annotated[str, Meta(max_length=MAX_PROMPT)]
+
+
+class ContentPart(msgspec.Struct, kw_only=True):
+    type: str = "text"
+    text: str | None = None
+
+
+class ChatMessage(msgspec.Struct, kw_only=True):
+    role: str
+    content: str | list[ContentPart] | None = None
+
+
+class StreamOptions(msgspec.Struct, kw_only=True):
+    include_usage: bool = False
+
+
+class GenerationOptions(msgspec.Struct, kw_only=True):
+    """The image fields both generation routes take (chat clients send them via `extra_body`)."""
+
+    model: str | None = None
+    size: str | None = None
+    width: Side | None = None
+    height: Side | None = None
+    n: Count = 1
+    seed: Seed | None = None
+    negative_prompt: PromptText | None = None
+    steps: Steps | None = None
+    cfg: Cfg | None = None
+    enhance: bool | None = None
+    quality: Annotated[str, Meta(max_length=32)] | None = None
+    style: Annotated[str, Meta(max_length=32)] | None = None
+
+
+class ChatCompletionRequest(GenerationOptions, kw_only=True):
+    messages: list[ChatMessage] = []  # bounded by the 1 MB body limit; clients send whole histories
+    prompt: str | None = None  # accepted when there are no messages
+    stream: bool = False
+    stream_options: StreamOptions | None = None
+
+
+class ImageGenerationRequest(GenerationOptions, kw_only=True):
+    """The OpenAI Images API body; `seed`, `negative_prompt`, `enhance`… are our extras."""
+
+    prompt: str = ""  # required, but checked by the route so the error names `prompt`
+    response_format: Literal["url", "b64_json"] | None = None
+    stream: bool = False  # gpt-image's partial-image streaming, which we refuse rather than ignore
+
+
+class ImageData(msgspec.Struct, omit_defaults=True):
+    url: str | None = None
+    b64_json: str | None = None
+    revised_prompt: str | None = None
+
+
+class ImagesResponse(msgspec.Struct):
+    created: int
+    data: list[ImageData]
+
+
+class CompletionUsage(msgspec.Struct):
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    total_tokens: int = 0
+
+
+class AssistantMessage(msgspec.Struct):
+    content: str
+    role: Literal["assistant"] = "assistant"
+
+
+class Choice(msgspec.Struct):
+    message: AssistantMessage
+    index: int = 0
+    finish_reason: str = "stop"
+    logprobs: None = None
+
+
+class ChatCompletion(msgspec.Struct):
+    id: str
+    created: int
+    model: str
+    choices: list[Choice]
+    usage: CompletionUsage
+    object: Literal["chat.completion"] = "chat.completion"
+
+
+class Delta(msgspec.Struct, omit_defaults=True):
+    role: str | None = None
+    content: str | None = None
+    reasoning_content: str | None = None
+
+
+class ChunkChoice(msgspec.Struct):
+    delta: Delta
+    index: int = 0
+    finish_reason: str | None = None
+
+
+class ChatCompletionChunk(msgspec.Struct):
+    id: str
+    created: int
+    model: str
+    choices: list[ChunkChoice]
+    usage: CompletionUsage | None = None
+    object: Literal["chat.completion.chunk"] = "chat.completion.chunk"
+
+
+class Model(msgspec.Struct):
+    id: str
+    owned_by: str
+    created: int = 0
+    object: Literal["model"] = "model"
+
+
+class ModelList(msgspec.Struct):
+    data: list[Model]
+    object: Literal["list"] = "list"
+
+
+class ErrorDetail(msgspec.Struct):
+    message: str
+    type: str
+    param: str | None
+    code: str | None
+
+
+class ErrorBody(msgspec.Struct):
+    error: ErrorDetail

@@ -1,0 +1,92 @@
+"""Settings from the environment: every problem reported at once, every model name unique."""
+
+import logging
+import os
+from collections.abc import Mapping
+
+from common.config.enhance import enhance_settings
+from common.config.env import EnvReader
+from common.config.families import PLACEHOLDER, PROVIDER_FAMILIES
+from common.config.file import CONFIG_VARIABLE, ConfigFile
+from common.config.types import ProviderSpec, Settings
+
+log = logging.getLogger("imagegate.config")
+
+GATEWAY_KEY_VARIABLES = ("AUTHORIZED_API_KEY", "GATEWAY_API_KEY", "API_KEY")
+
+
+class ConfigError(Exception):
+    def __init__(self, problems: list[str]) -> None:
+        self.problems = problems
+        lines = "\n".join(f"  - {problem}" for problem in problems)
+        super().__init__(
+            f"imagegate cannot start: the configuration has {len(problems)} problem(s):\n{lines}"
+        )
+
+
+def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
+    """Build the settings from `environ` (default: os.environ) or raise ConfigError listing every problem."""
+    environ = os.environ if environ is None else environ
+    file = ConfigFile.read(environ.get(CONFIG_VARIABLE))
+    # The file's [settings] first, so the environment wins for every single setting.
+    env = EnvReader({**file.settings, **environ})
+    env.problems.extend(file.problems)
+    settings = Settings(
+        providers=all_providers(env, file),
+        enhance=enhance_settings(env),
+        gateway_keys=gateway_keys(env),
+        allow_anonymous=env.flag("ALLOW_ANONYMOUS", False),
+        redis_url=env.text("REDIS_URL"),
+        image_expiration=env.integer("IMAGE_EXPIRATION", 1800, low=1),
+        request_timeout=env.number("REQUEST_TIMEOUT", 300.0, low=1),
+        provider_timeout=env.number("PROVIDER_TIMEOUT", 120.0, low=1),
+        connect_timeout=env.number("PROVIDER_CONNECT_TIMEOUT", 10.0, low=0.1),
+        retry_on_timeout=env.flag("RETRY_ON_TIMEOUT", False),
+        default_model=env.text("DEFAULT_MODEL"),
+        cors_origins=env.items("CORS_ORIGINS") or ("*",),
+        public_base_url=(env.text("PUBLIC_BASE_URL") or "").rstrip("/") or None,
+        trust_proxy_headers=env.flag("TRUST_PROXY_HEADERS", False),
+        enhance_images_api=env.flag("ENHANCE_IMAGES_API", False),
+        host=env.text("HOST", "127.0.0.1"),
+        port=env.integer("PORT", 8000, low=1, high=65535),
+        rate_limit_per_minute=env.integer("RATE_LIMIT_PER_MINUTE", 0, low=0),
+        max_queue_depth=env.integer("MAX_QUEUE_DEPTH", 1000, low=1),
+        cache_high_water=env.number("CACHE_HIGH_WATER", 0.9, low=0.05, high=1.0),
+        metrics_key=env.text("METRICS_KEY"),
+        job_lease=env.integer("JOB_LEASE_SECONDS", 30, low=2, high=600),
+        worker_concurrency=env.integer("WORKER_CONCURRENCY", 500, low=1, high=10000),
+    )
+    if settings.default_model and not settings.find_model(settings.default_model):
+        env.problem(f"DEFAULT_MODEL names {settings.default_model!r}, which no provider serves")
+    if env.problems:
+        raise ConfigError(env.problems)
+    log.info("configuration read from: %s", ", ".join(sorted(env.names_read)) or "(defaults only)")
+    return settings
+
+
+def gateway_keys(env: EnvReader) -> tuple[str, ...]:
+    keys = [key for name in GATEWAY_KEY_VARIABLES if (key := env.text(name))]
+    keys += env.items("GATEWAY_API_KEYS")
+    return tuple(dict.fromkeys(keys))
+
+
+def all_providers(env: EnvReader, file: ConfigFile) -> tuple[ProviderSpec, ...]:
+    """The environment's families, then the file's providers; the placeholder when there are none."""
+    providers = tuple(provider for family in PROVIDER_FAMILIES for provider in family(env))
+    providers = (*providers, *file.providers(env)) or (PLACEHOLDER,)
+    check_unique_models(env, providers)
+    return providers
+
+
+def check_unique_models(env: EnvReader, providers: tuple[ProviderSpec, ...]) -> None:
+    owner: dict[str, str] = {}
+    names = [provider.name for provider in providers]
+    for name in sorted({name for name in names if names.count(name) > 1}):
+        env.problem(f"two providers are named {name!r}: provider names must be unique")
+    for provider in providers:
+        for model in provider.models:
+            if model.name in owner:
+                env.problem(
+                    f"model {model.name!r} is served by both {owner[model.name]} and {provider.name}"
+                )
+            owner.setdefault(model.name, provider.name)

@@ -1,0 +1,88 @@
+"""The frozen settings tree, built once per process from the environment and passed down."""
+
+import msgspec
+
+from common.prompt.size_tables import DEFAULT_TABLE, Size
+
+# The kinds of upstream API an adapter exists for.
+KINDS = frozenset({"openai", "siliconflow", "cloudflare", "exacg", "a1111", "chat", "placeholder"})
+
+
+class ModelSpec(msgspec.Struct, frozen=True, kw_only=True):
+    """One image model as clients name it, and what its upstream accepts."""
+
+    name: str
+    upstream: str
+    table: dict[str, Size] = msgspec.field(default_factory=lambda: dict(DEFAULT_TABLE))
+    fixed_sizes: tuple[Size, ...] = ()  # non-empty: only these sizes exist (dall-e-3, gpt-image)
+    decides_size: bool = False  # the upstream picks the size itself (Workers AI flux-1-schnell)
+    min_side: int = 64
+    max_side: int = 4096
+    steps: int | None = None
+    max_steps: int = 100
+    cfg: float | None = None
+    seeds: bool = True  # whether the upstream honours a seed
+    batch: int = 1  # images one upstream call can return
+    prompt_limit: int = 4000
+    # The optional fields of ours ("negative_prompt", "steps", "cfg") the upstream takes for
+    # this model; the adapter drops the others instead of forwarding them.
+    params: tuple[str, ...] = ()
+
+
+class ProviderSpec(msgspec.Struct, frozen=True, kw_only=True):
+    """One upstream account: a kind of API, where it is, its keys and the models it serves."""
+
+    name: str
+    kind: str
+    base_url: str
+    keys: tuple[str, ...] = ()
+    models: tuple[ModelSpec, ...] = ()
+    options: dict[str, str | int | float | bool] = {}
+    timeout: float | None = None  # seconds for one call; None: PROVIDER_TIMEOUT
+
+
+class EnhanceSpec(msgspec.Struct, frozen=True, kw_only=True):
+    """The LLM that rewrites ideas into image prompts: an OpenAI-compatible /chat/completions."""
+
+    mode: str  # "plain", or "reasoning": the model thinks first (<think> or reasoning_content)
+    base_url: str
+    keys: tuple[str, ...] = ()  # tried in turn; none: no Authorization header (a local LLM)
+    model: str
+    system_prompt: str | None = None  # None: imagegate's own (worker/enhance_prompts.py)
+    timeout: float = 10.0
+
+
+class Settings(msgspec.Struct, frozen=True, kw_only=True):
+    providers: tuple[ProviderSpec, ...]
+    enhance: EnhanceSpec | None = None
+    gateway_keys: tuple[str, ...] = ()
+    allow_anonymous: bool = False
+    redis_url: str | None = None
+    image_expiration: int = 1800
+    request_timeout: float = 300.0
+    provider_timeout: float = 120.0
+    connect_timeout: float = 10.0
+    retry_on_timeout: bool = False
+    default_model: str | None = None
+    cors_origins: tuple[str, ...] = ("*",)
+    public_base_url: str | None = None
+    trust_proxy_headers: bool = False
+    enhance_images_api: bool = False  # Images API clients usually send finished prompts
+    host: str = "127.0.0.1"
+    port: int = 8000
+    rate_limit_per_minute: int = 0  # per gateway key; 0: off
+    max_queue_depth: int = 1000  # jobs waiting to start
+    cache_high_water: float = 0.9  # share of Redis maxmemory past which new work is refused
+    metrics_key: str | None = None
+    job_lease: int = 30  # seconds before a dead worker's job runs elsewhere
+    worker_concurrency: int = 500  # jobs one worker process runs at once (they mostly wait on I/O)
+
+    def find_model(self, name: str) -> tuple[ProviderSpec, ModelSpec] | None:
+        for provider in self.providers:
+            for model in provider.models:
+                if model.name == name:
+                    return provider, model
+        return None
+
+    def model_names(self) -> list[str]:
+        return [model.name for provider in self.providers for model in provider.models]

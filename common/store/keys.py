@@ -1,0 +1,57 @@
+"""Every Redis key and channel imagegate uses, in one place (arq's own keys start with `arq:`)."""
+
+PREFIX = "imagegate:"
+
+# Job events: a capped stream per job, and one channel announcing every append.
+EVENTS_CHANNEL = PREFIX + "events"
+# Published after each enqueue so idle workers start the job at once instead of polling.
+WAKE_CHANNEL = PREFIX + "wake"
+# Sorted set: worker id → time of its last heartbeat; a worker counts as alive for this long.
+WORKERS = PREFIX + "workers"
+HEARTBEAT_FRESH = 15
+
+
+def job_events(job_id: str) -> str:
+    return f"{PREFIX}job:{job_id}:events"
+
+
+def job_result(job_id: str) -> str:
+    """The finished result of a job, so a job that runs twice does not pay the upstream twice."""
+    return f"{PREFIX}job:{job_id}:result"
+
+
+def image(image_id: str) -> str:
+    return f"{PREFIX}image:{image_id}"
+
+
+def key_cursor(provider: str) -> str:
+    """Counter whose value picks the first key to try, so load spreads across keys and workers."""
+    return f"{PREFIX}provider:{provider}:cursor"
+
+
+def key_bench(provider: str, key_hash: str) -> str:
+    """Present while a key is benched; keys are named by a hash, never stored."""
+    return f"{PREFIX}provider:{provider}:bench:{key_hash}"
+
+
+# Hash: worker id → jobs it is running now (refreshed with its heartbeat).
+WORKER_LOAD = PREFIX + "worker-load"
+
+
+def rate_log(caller: str) -> str:
+    """Sorted set of one gateway key's (by hash) requests in the last minute, by time."""
+    return f"{PREFIX}rate:{caller}"
+
+
+def idempotency(caller: str, key_hash: str) -> str:
+    """The job an Idempotency-Key (by hash) of one gateway key (by hash) started."""
+    return f"{PREFIX}idempotency:{caller}:{key_hash}"
+
+
+# Hash of counters the workers add to and the api's /metrics renders (common/metrics.py).
+METRICS = PREFIX + "metrics"
+
+# Every stored image as `<id>:<bytes>` scored by its expiry, and the running total of their
+# bytes: what /metrics reports as cached bytes, without scanning the keyspace.
+IMAGE_EXPIRIES = PREFIX + "image-expiries"
+IMAGE_BYTES = PREFIX + "image-bytes"

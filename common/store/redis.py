@@ -1,0 +1,71 @@
+"""Redis clients for both processes: short timeouts so an outage is answered fast, and msgpack
+instead of arq's default pickle (a job read from Redis must never be able to run code)."""
+
+import asyncio
+import contextlib
+import socket
+from collections.abc import AsyncIterator
+
+import msgspec
+from arq.connections import ArqRedis
+from redis.asyncio import BlockingConnectionPool, ConnectionPool, Redis
+from redis.asyncio.client import PubSub
+
+# arq's job records, on both sides of the queue.
+job_serializer = msgspec.msgpack.encode
+job_deserializer = msgspec.msgpack.decode
+
+CONNECT_TIMEOUT = 1.0
+COMMAND_TIMEOUT = 2.0
+# A peer that vanished without closing the connection is found by TCP keepalive in ~25 s.
+_KEEPALIVE = {
+    option: value
+    for name, value in (("TCP_KEEPIDLE", 10), ("TCP_KEEPINTVL", 5), ("TCP_KEEPCNT", 3))
+    if (option := getattr(socket, name, None)) is not None
+}
+
+
+def arq_client(pool: ConnectionPool) -> ArqRedis:
+    return ArqRedis(pool, job_serializer=job_serializer, job_deserializer=job_deserializer)
+
+
+def connect(
+    url: str, *, command_timeout: float | None = COMMAND_TIMEOUT, max_connections: int = 64
+) -> ArqRedis:
+    """A client whose requests wait for a free connection rather than fail when all are busy.
+
+    `command_timeout` bounds each command (the api answers 503 within two seconds when Redis
+    hangs). None drops it (the worker): redis-py arms a timer around every reply otherwise,
+    which costs more than the command on a busy worker; keepalive still finds a dead peer.
+    """
+    pool = BlockingConnectionPool.from_url(
+        url,
+        socket_connect_timeout=CONNECT_TIMEOUT,
+        socket_timeout=command_timeout,
+        socket_keepalive=True,
+        socket_keepalive_options=_KEEPALIVE,
+        health_check_interval=15,
+        max_connections=max_connections,
+        timeout=COMMAND_TIMEOUT,  # the longest a request waits for a free connection
+    )
+    return arq_client(pool)
+
+
+@contextlib.asynccontextmanager
+async def subscription(redis: Redis, channel: str) -> AsyncIterator[PubSub]:
+    """A pub/sub connection subscribed to `channel`, confirmed before it is handed out.
+
+    Closing is bounded: redis-py's PubSub.aclose can wait forever on a lock held by a command
+    that a cancellation interrupted, which would hang a process's shutdown.
+    """
+    pubsub = redis.pubsub()
+    try:
+        await pubsub.subscribe(channel)
+        while (message := await pubsub.get_message(timeout=10)) is None or message[
+            "type"
+        ] != "subscribe":
+            pass
+        yield pubsub
+    finally:
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(pubsub.aclose(), 1)

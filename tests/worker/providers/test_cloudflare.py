@@ -1,0 +1,110 @@
+"""The cloudflare adapter against a fake Workers AI: flux's envelope, SDXL's raw PNG, every error."""
+
+import pytest
+
+from tests.fakes.adapter_calls import call, failure, image_request, provider
+from tests.fakes.cloudflare import FLUX, FLUX_SIZE, SDXL, start_cloudflare
+from worker.upstream.http import Reason
+from worker.upstream.sniff import sniff
+
+ACCOUNT, TOKEN = "0123abcd0123abcd0123abcd0123abcd", "cf-token-good-0001"
+OTHER_ACCOUNT, OTHER_TOKEN = "fedc4321fedc4321fedc4321fedc4321", "cf-token-other-0002"
+
+
+@pytest.fixture(scope="module")
+def upstream():
+    server, fake = start_cloudflare(
+        valid_keys=[f"{ACCOUNT}:{TOKEN}", f"{OTHER_ACCOUNT}:{OTHER_TOKEN}"]
+    )
+    with server:
+        yield server, fake
+
+
+@pytest.fixture
+def spec(upstream):
+    server, _ = upstream
+    server.clear()
+    return provider("cloudflare", f"{server.url}/client/v4", options={"account_id": ACCOUNT})
+
+
+def run_path(account: str, model: str) -> str:
+    return f"/client/v4/accounts/{account}/ai/run/{model}"
+
+
+async def test_flux_gets_prompt_and_steps_only_and_answers_a_jpeg(spec, upstream):
+    server, fake = upstream
+    request = image_request("cloudflare", FLUX, negative_prompt="blurry", cfg=3.0, seed=9)
+    [image] = await call(spec, request, TOKEN)
+    assert image == fake.produced[-1]
+    info = sniff(image)
+    assert (info.content_type, info.width, info.height) == ("image/jpeg", *FLUX_SIZE)
+    [received] = server.requests_to(run_path(ACCOUNT, FLUX))
+    assert received.json == {"prompt": "a red fox in snow", "steps": 4}
+    assert received.headers["authorization"] == f"Bearer {TOKEN}"
+
+
+@pytest.mark.parametrize("model", SDXL)
+async def test_sdxl_gets_its_fields_and_answers_raw_png(spec, upstream, model):
+    server, fake = upstream
+    request = image_request(
+        "cloudflare", model, width=1024, height=576, negative_prompt="blurry", steps=12, cfg=6.5
+    )
+    [image] = await call(spec, request, TOKEN)
+    assert image == fake.produced[-1] and sniff(image).width == 1024
+    assert server.json_bodies(run_path(ACCOUNT, model)) == [
+        {
+            "prompt": "a red fox in snow",
+            "negative_prompt": "blurry",
+            "width": 1024,
+            "height": 576,
+            "num_steps": 12,
+            "guidance": 6.5,
+            "seed": 7,
+        }
+    ]
+
+
+async def test_an_account_token_pair_names_its_own_account(spec, upstream):
+    server, _ = upstream
+    assert await call(spec, image_request("cloudflare", FLUX), f"{OTHER_ACCOUNT}:{OTHER_TOKEN}")
+    [received] = server.requests_to(run_path(OTHER_ACCOUNT, FLUX))
+    assert received.headers["authorization"] == f"Bearer {OTHER_TOKEN}"
+
+
+@pytest.mark.parametrize(
+    ("prompt", "reason"),
+    [
+        ("__daily_quota__", Reason.QUOTA),  # 429 code 3036
+        ("__quota_in_200__", Reason.QUOTA),  # 200, success false, code 3036
+        (
+            "__out_of_capacity__",
+            Reason.UNAVAILABLE,
+        ),  # 429 code 3040: capacity, not this key's limit
+        ("__success_false__", Reason.UNAVAILABLE),  # 200 with success false
+        ("__account_blocked__", Reason.KEY),  # 403 code 3023
+        ("__upstream_timeout__", Reason.UNAVAILABLE),  # 408 code 3007
+        ("__challenge__", Reason.BLOCKED),  # an HTML page
+    ],
+)
+async def test_envelope_errors_map_to_failures(spec, prompt, reason):
+    found = await failure(spec, image_request("cloudflare", FLUX, f"a fox {prompt}"), TOKEN)
+    assert found.reason is reason and found.message and "<" not in found.message
+
+
+async def test_a_wrong_token_is_the_key_failing(spec):
+    found = await failure(spec, image_request("cloudflare", FLUX), "cf-token-revoked")
+    assert (found.reason, found.status, found.message) == (Reason.KEY, 401, "Authentication error")
+
+
+async def test_an_unknown_model_or_field_is_a_configuration_failure(spec):
+    unknown = await failure(
+        spec, image_request("cloudflare", "@cf/nobody/no-such-model", width=512, height=512), TOKEN
+    )
+    assert unknown.reason is Reason.CONFIG and "No such model" in unknown.message
+    # A configuration claiming flux takes negative prompts: Workers AI refuses the field (5006).
+    extra = await failure(
+        spec,
+        image_request("cloudflare", FLUX, negative_prompt="x", params=("negative_prompt",)),
+        TOKEN,
+    )
+    assert extra.reason is Reason.CONFIG and "Bad input" in extra.message

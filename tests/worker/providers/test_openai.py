@@ -1,0 +1,85 @@
+"""The openai adapter against the fake OpenAI Images API: each family's fields, and every error."""
+
+import pytest
+from msgspec.structs import replace
+
+from tests.fakes.adapter_calls import call, failure, image_request, provider
+from tests.fakes.openai_images import GENERATIONS, start_openai_images
+from worker.upstream.http import Reason
+
+KEY = "sk-openai-good"
+
+
+@pytest.fixture(scope="module")
+def upstream():
+    server, fake = start_openai_images(valid_keys=[KEY])
+    with server:
+        yield server, fake
+
+
+@pytest.fixture
+def spec(upstream):
+    server, _ = upstream
+    server.clear()
+    return provider("openai", f"{server.url}/v1")
+
+
+def quality_request(model: str, quality: str, style: str | None = None, size: int = 1024):
+    return replace(
+        image_request("openai", model, width=size, height=size), quality=quality, style=style
+    )
+
+
+async def test_gpt_image_never_gets_response_format(spec, upstream):
+    server, fake = upstream
+    [image] = await call(spec, quality_request("gpt-image-1", "hd"), KEY)
+    assert image == fake.produced[-1]
+    assert server.json_bodies(GENERATIONS) == [
+        {
+            "model": "gpt-image-1",
+            "prompt": "a red fox in snow",
+            "n": 1,
+            "size": "1024x1024",
+            "quality": "high",
+        }
+    ]
+
+
+async def test_dall_e_3_gets_its_own_quality_words_and_style(spec, upstream):
+    server, _ = upstream
+    await call(spec, quality_request("dall-e-3", "high", style="natural"), KEY)
+    [body] = server.json_bodies(GENERATIONS)
+    assert (body["quality"], body["style"], body["response_format"]) == (
+        "hd",
+        "natural",
+        "b64_json",
+    )
+
+
+async def test_dall_e_2_gets_no_quality_or_style(spec, upstream):
+    server, _ = upstream
+    await call(spec, quality_request("dall-e-2", "hd", style="vivid", size=512), KEY)
+    [body] = server.json_bodies(GENERATIONS)
+    assert set(body) == {"model", "prompt", "n", "size", "response_format"}
+
+
+@pytest.mark.parametrize(
+    ("key", "prompt", "reason", "retry_after"),
+    [
+        ("sk-revoked", "a fox", Reason.KEY, None),
+        (KEY, "a fox __429__", Reason.RATE, 7.0),
+        (KEY, "a fox __quota__", Reason.QUOTA, None),
+        (KEY, "a fox __500__", Reason.UNAVAILABLE, None),
+        (KEY, "a fox __503__", Reason.UNAVAILABLE, None),
+        (KEY, "a fox __403__", Reason.BLOCKED, None),  # region block: every key alike
+        (KEY, "a fox __html403__", Reason.BLOCKED, None),  # bot challenge page
+        (KEY, "a fox __moderation__", Reason.PROMPT, None),
+        (KEY, "a fox __policy__", Reason.PROMPT, None),
+        (KEY, "a fox __badmodel__", Reason.CONFIG, None),
+    ],
+)
+async def test_errors_map_to_failures(spec, key, prompt, reason, retry_after):
+    found = await failure(
+        spec, image_request("openai", "flux-dev", prompt, width=512, height=512), key
+    )
+    assert (found.reason, found.retry_after) == (reason, retry_after)

@@ -1,0 +1,87 @@
+"""The worker loop: woken by the api's signal rather than by polling, and announcing itself."""
+
+import asyncio
+
+import pytest
+from arq.worker import func
+
+from common.store import keys
+from common.store.redis import job_deserializer, job_serializer
+from worker import loop as runner
+from worker.loop import ImageWorker
+
+pytestmark = pytest.mark.asyncio
+
+
+@pytest.fixture
+async def worker(redis, monkeypatch):
+    # A safety-net poll of ten minutes: anything picked up within the test was woken up.
+    monkeypatch.setattr(runner, "IDLE_POLL", 600.0)
+    started: asyncio.Queue[str] = asyncio.Queue()
+
+    async def generate(ctx, payload):
+        await started.put(payload)
+
+    worker = ImageWorker(
+        functions=[func(generate, name="generate")],
+        redis_pool=redis,
+        handle_signals=False,
+        keep_result=0,
+        job_serializer=job_serializer,
+        job_deserializer=job_deserializer,
+    )
+    task = asyncio.create_task(worker.async_run())
+    await asyncio.sleep(0.3)  # let it reach its idle wait
+    yield worker, started
+    task.cancel()
+    await worker.close()
+
+
+async def test_an_enqueued_job_starts_when_the_api_signals(redis, worker):
+    _, started = worker
+    await redis.enqueue_job("generate", "first")
+    with pytest.raises(TimeoutError):
+        await asyncio.wait_for(started.get(), 0.5)  # no signal, no polling: it waits
+    await redis.publish(keys.WAKE_CHANNEL, b"")
+    assert await asyncio.wait_for(started.get(), 5) == "first"
+
+
+async def test_the_worker_keeps_a_heartbeat_and_removes_it_on_close(redis, worker):
+    gateway_worker, _ = worker
+    assert await redis.zscore(keys.WORKERS, gateway_worker.worker_id) is not None
+    await gateway_worker.close()
+    assert await redis.zscore(keys.WORKERS, gateway_worker.worker_id) is None
+
+
+async def test_a_job_left_waiting_for_a_slot_starts_when_one_frees(redis, monkeypatch):
+    monkeypatch.setattr(runner, "IDLE_POLL", 600.0)
+    release, started = asyncio.Event(), []
+
+    async def generate(ctx, payload):
+        started.append(payload)
+        await release.wait()
+
+    worker = ImageWorker(
+        functions=[func(generate, name="generate")],
+        redis_pool=redis,
+        handle_signals=False,
+        keep_result=0,
+        max_jobs=1,
+        job_serializer=job_serializer,
+        job_deserializer=job_deserializer,
+    )
+    task = asyncio.create_task(worker.async_run())
+    await asyncio.sleep(0.3)
+    await redis.enqueue_job("generate", "first")
+    await redis.enqueue_job("generate", "second")
+    await redis.publish(keys.WAKE_CHANNEL, b"")
+    while not started:
+        await asyncio.sleep(0.01)
+    assert started == ["first"] or started == ["second"]
+    release.set()  # no new signal: the freed slot alone must bring the other job in
+    async with asyncio.timeout(5):
+        while len(started) < 2:
+            await asyncio.sleep(0.01)
+    assert sorted(started) == ["first", "second"]
+    task.cancel()
+    await worker.close()

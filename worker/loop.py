@@ -1,0 +1,177 @@
+"""arq's Worker, woken by a pub/sub signal instead of a tight poll, leasing jobs for a short,
+renewed time, announcing itself with a heartbeat, and riding out Redis outages.
+
+Why a wake-up signal: arq finds jobs by polling. A 1 ms poll starts jobs fast but burns a
+sixth of a core while idle; the default 0.5 s costs half a second per job. The api publishes
+on `keys.WAKE_CHANNEL` after each enqueue, so an idle worker sleeps (polling every few
+seconds only as a safety net) yet starts a new job within a millisecond or two.
+"""
+
+import asyncio
+import contextlib
+import logging
+import os
+import secrets
+import socket
+import time
+
+from arq.constants import in_progress_key_prefix, job_key_prefix, retry_key_prefix
+from arq.worker import Worker
+from redis.asyncio.client import Pipeline
+from redis.exceptions import RedisError
+
+from common.errors import ImagegateError
+from common.schemas import Failed
+from common.store import keys
+from common.store.redis import subscription
+from worker.pickup import pick_up_due
+
+log = logging.getLogger("imagegate.worker")
+
+HEARTBEAT_EVERY = 5
+# The safety-net poll: deferred retries and wake-ups lost during a Redis outage are found by it.
+IDLE_POLL = 2.0
+
+
+class ImageWorker(Worker):
+    """`lease_seconds`: a job whose worker died runs again once its lease lapses (arq alone
+    would wait for the whole job timeout); the lease is renewed every third of it."""
+
+    def __init__(self, *args, lease_seconds: int = 30, **kwargs) -> None:
+        super().__init__(*args, poll_delay=0, **kwargs)
+        self.lease_seconds = lease_seconds
+        self.worker_id = f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(3)}"
+        self._wake = asyncio.Event()
+        self._stopping = False
+        self._saturated = False  # the last look at the queue left due jobs for want of a slot
+        self._settled: set[str] = set()  # jobs whose arq bookkeeping went with their result
+        self.ctx["settle"] = self.settle
+        self._last_beat = 0.0
+        self._last_renewal = 0.0
+
+    async def main(self) -> None:
+        listener = asyncio.create_task(self._listen_for_wakeups())
+        try:
+            await super().main()
+        finally:
+            self._stopping = True  # see EventHub.stop: a cancellation alone can be swallowed
+            listener.cancel()
+
+    async def _poll_iteration(self) -> None:
+        """arq's iteration, with the queue read and the jobs picked by one script; then a
+        sleep until the api's signal, a freed slot with jobs waiting, or the safety net."""
+        self._wake.clear()  # cleared first: a wake-up during this iteration triggers the next one
+        try:
+            free = self.max_jobs - self.job_counter
+            if self.allow_pick_jobs and free > 0:
+                picked = await pick_up_due(
+                    self.pool, self.queue_name, free, self.lease_seconds, self.queue_read_limit
+                )
+                self._saturated = picked.saturated
+                await self._start(picked.jobs)
+            self._reap()
+            await self.heart_beat()
+        except (RedisError, OSError) as exc:
+            log.warning(
+                "Redis is unavailable (%s); the worker retries in a second", type(exc).__name__
+            )
+            await asyncio.sleep(1)
+            return
+        with contextlib.suppress(TimeoutError):
+            # Wake at least three times a lease, so leases are renewed in time.
+            async with asyncio.timeout(min(IDLE_POLL, self.lease_seconds / 3)):
+                await self._wake.wait()
+
+    async def _start(self, jobs: list[tuple[str, int]]) -> None:
+        """Run picked jobs as arq's start_jobs does, its slot accounting included (never
+        waits: at most the free slots were picked)."""
+        for job_id, score in jobs:
+            await self.sem.acquire()
+            self.job_counter += 1
+            task = self.loop.create_task(self.run_job(job_id, score))
+            task.add_done_callback(lambda _: self._release_sem_dec_counter_on_complete())
+            self.tasks[job_id] = task
+
+    def _reap(self) -> None:
+        """Forget finished jobs, surfacing an error of arq's own bookkeeping as arq does."""
+        for job_id, task in list(self.tasks.items()):
+            if task.done():
+                del self.tasks[job_id]
+                task.result()
+
+    def settle(self, pipe: Pipeline, job_id: str) -> None:
+        """Add arq's end-of-job bookkeeping to the job's own final transaction (one round trip
+        fewer per job); arq's finish_job then has nothing left to do for it."""
+        pipe.delete(
+            in_progress_key_prefix + job_id, retry_key_prefix + job_id, job_key_prefix + job_id
+        )
+        pipe.zrem(self.queue_name, job_id)
+        self._settled.add(job_id)
+
+    async def finish_job(self, job_id: str, finish: bool, *args, **kwargs) -> None:
+        if finish and job_id in self._settled:
+            self._settled.discard(job_id)
+            return
+        self._settled.discard(job_id)  # not finished (a retry): arq reschedules it
+        await super().finish_job(job_id, finish, *args, **kwargs)
+
+    def _release_sem_dec_counter_on_complete(self) -> None:
+        super()._release_sem_dec_counter_on_complete()
+        if self._saturated:  # jobs were left waiting for a slot: one is free now
+            self._wake.set()
+
+    async def heart_beat(self) -> None:
+        await super().heart_beat()
+        now = time.time()
+        if now - self._last_beat >= HEARTBEAT_EVERY:
+            async with self.pool.pipeline(transaction=False) as pipe:
+                pipe.zadd(keys.WORKERS, {self.worker_id: now})
+                pipe.zremrangebyscore(keys.WORKERS, 0, now - 60)
+                # What the api subtracts from the queue to count jobs waiting to start.
+                pipe.hset(keys.WORKER_LOAD, self.worker_id, len(self.tasks))
+                await pipe.execute()
+            self._last_beat = now
+        if now - self._last_renewal >= self.lease_seconds / 3:
+            await self._renew_leases()
+            self._last_renewal = now
+
+    async def _renew_leases(self) -> None:
+        running = [job_id for job_id, task in self.tasks.items() if not task.done()]
+        if running:
+            async with self.pool.pipeline(transaction=False) as pipe:
+                for job_id in running:
+                    pipe.pexpire(
+                        in_progress_key_prefix + job_id, self.lease_seconds * 1000, xx=True
+                    )
+                await pipe.execute()
+
+    async def _listen_for_wakeups(self) -> None:
+        while not self._stopping:
+            try:
+                async with subscription(self.pool, keys.WAKE_CHANNEL) as pubsub:
+                    while not self._stopping:
+                        if (
+                            await pubsub.get_message(ignore_subscribe_messages=True, timeout=1)
+                            is not None
+                        ):
+                            self._wake.set()
+            except (RedisError, OSError):
+                await asyncio.sleep(1)
+
+    async def finish_failed_job(self, job_id: str, result_data: bytes | None) -> None:
+        """arq gave up on the job before it could run (expired, unreadable, too many tries):
+        tell whoever waits instead of leaving them to time out."""
+        await super().finish_failed_job(job_id, result_data)
+        services = self.ctx.get("services")
+        if services is not None:
+            error = ImagegateError(
+                "the job could not be run: it expired in the queue or failed too many times"
+            )
+            await services.events.append(job_id, Failed(error.info()))
+
+    async def close(self) -> None:
+        with contextlib.suppress(RedisError, OSError):
+            if self._pool is not None:
+                await self.pool.zrem(keys.WORKERS, self.worker_id)
+                await self.pool.hdel(keys.WORKER_LOAD, self.worker_id)
+        await super().close()

@@ -1,0 +1,53 @@
+"""Finding and picking up due jobs in one atomic script: arq's own loop reads the queue, then
+checks each id with three round trips, including the jobs already running (they stay queued
+until done), which was most of a busy worker's Redis traffic."""
+
+from typing import NamedTuple
+
+from arq.connections import ArqRedis
+from arq.constants import in_progress_key_prefix
+from arq.utils import timestamp_ms
+
+# KEYS: the queue. ARGV: now (ms), lease (ms), arq's in-progress key prefix, free slots, how
+# many queue entries to look at. A job is picked by setting its in-progress key (its lease);
+# jobs whose key exists run elsewhere, or here.
+_CLAIM = """
+local picked = {}
+local due = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1], 'WITHSCORES', 'LIMIT', 0, ARGV[5])
+for i = 1, #due, 2 do
+  if redis.call('EXISTS', ARGV[3] .. due[i]) == 0 then
+    if #picked >= 2 * tonumber(ARGV[4]) then
+      return {picked, 1}
+    end
+    redis.call('SET', ARGV[3] .. due[i], '1', 'PX', ARGV[2])
+    table.insert(picked, due[i])
+    table.insert(picked, due[i + 1])
+  end
+end
+return {picked, 0}
+"""
+
+
+class PickedUp(NamedTuple):
+    jobs: list[tuple[str, int]]  # (job id, queue score)
+    saturated: bool  # due jobs were left for want of a free slot
+
+
+async def pick_up_due(
+    redis: ArqRedis, queue: str, free: int, lease_seconds: int, look_at: int
+) -> PickedUp:
+    flat, saturated = await redis.eval(
+        _CLAIM,
+        1,
+        queue,
+        timestamp_ms(),
+        lease_seconds * 1000,
+        in_progress_key_prefix,
+        free,
+        look_at,
+    )
+    jobs = [
+        (job_id.decode(), int(float(score)))
+        for job_id, score in zip(flat[::2], flat[1::2], strict=False)
+    ]
+    return PickedUp(jobs, bool(saturated))

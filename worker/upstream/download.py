@@ -1,0 +1,78 @@
+"""Fetching images that upstreams answer with as URLs, without letting a URL reach inside our network."""
+
+import asyncio
+import ipaddress
+import socket
+from urllib.parse import urljoin, urlsplit
+
+import httpx
+
+from worker.upstream.http import Reason, UpstreamFailure, read_capped, transport_errors
+
+MAX_REDIRECTS = 3
+
+
+def _origin(url: str) -> tuple[str, str, int | None]:
+    parts = urlsplit(url)
+    return (
+        parts.scheme,
+        (parts.hostname or "").lower(),
+        parts.port or {"http": 80, "https": 443}.get(parts.scheme),
+    )
+
+
+def _is_public(address: str) -> bool:
+    ip = ipaddress.ip_address(address.split("%")[0])
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped:
+        ip = ip.ipv4_mapped
+    return ip.is_global and not ip.is_multicast
+
+
+async def check_target(url: str, trusted_host: str) -> None:
+    """Refuse non-http(s) URLs and hosts that resolve to private, loopback or link-local addresses,
+    unless the host is the provider's own configured one (self-hosted upstreams live there)."""
+    scheme, host, port = _origin(url)
+    if scheme not in ("http", "https") or not host:
+        raise UpstreamFailure(
+            Reason.UNUSABLE, "the upstream answered with an image URL that is not http(s)"
+        )
+    if host == trusted_host:
+        return
+    try:
+        infos = await asyncio.get_running_loop().getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    except OSError as exc:
+        raise UpstreamFailure(
+            Reason.UNAVAILABLE, "the image host of the upstream's answer does not resolve"
+        ) from exc
+    if not all(_is_public(info[4][0]) for info in infos):
+        raise UpstreamFailure(
+            Reason.UNUSABLE, "the upstream's image URL points to a private address; refused"
+        )
+
+
+async def download(
+    client: httpx.AsyncClient, url: str, provider_url: str, auth: dict[str, str]
+) -> bytes:
+    """The bytes at `url`, following at most 3 redirects, each checked again; `auth` headers
+    go only to the provider's own origin."""
+    provider_origin = _origin(provider_url)
+    for _ in range(MAX_REDIRECTS + 1):
+        await check_target(url, provider_origin[1])
+        headers = auth if _origin(url) == provider_origin else {}
+        with transport_errors():
+            async with client.stream(
+                "GET", url, headers=headers, follow_redirects=False
+            ) as response:
+                if response.is_redirect and "location" in response.headers:
+                    url = urljoin(url, response.headers["location"])
+                    continue
+                if response.status_code != 200:
+                    raise UpstreamFailure(
+                        Reason.UNAVAILABLE,
+                        f"downloading the image failed with HTTP {response.status_code}",
+                        status=response.status_code,
+                    )
+                return await read_capped(response)
+    raise UpstreamFailure(
+        Reason.UNUSABLE, f"the image URL redirected more than {MAX_REDIRECTS} times"
+    )
