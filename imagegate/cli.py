@@ -56,16 +56,16 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "check-config":
         print(describe(settings))
         return 0
-    from imagegate import runners  # imported here: check-config needs neither uvicorn nor arq
+    from imagegate import processes  # imported here: check-config needs neither uvicorn nor arq
 
     if args.command == "api":
-        runners.run_api(settings)
+        processes.run_api(settings)
     elif args.command == "worker" and args.healthcheck:
-        return 0 if asyncio.run(runners.worker_is_alive(settings)) else 1
+        return 0 if asyncio.run(processes.worker_is_alive(settings)) else 1
     elif args.command == "worker":
-        uvloop.run(runners.run_worker(settings))
+        uvloop.run(processes.run_worker(settings))
     else:
-        uvloop.run(runners.serve(settings))
+        uvloop.run(processes.serve(settings))
     return 0
 
 
