@@ -7,8 +7,8 @@ from urllib.parse import urlsplit
 from msgspec.structs import replace
 
 from common.config.env import EnvReader
-from common.config.kinds import model_spec
-from common.config.types import KINDS, ModelSpec, ProviderSpec
+from common.config.kinds import KINDS, ZIMAGE_INDEX, model_spec
+from common.config.types import ModelSpec, ProviderSpec
 
 PLACEHOLDER = ProviderSpec(
     name="placeholder",
@@ -16,15 +16,6 @@ PLACEHOLDER = ProviderSpec(
     base_url="",
     models=(model_spec("placeholder", "placeholder", "placeholder"),),
 )
-
-
-# Where each kind's upstream lives when the configuration names no base URL.
-DEFAULT_BASES = {
-    "openai": "https://api.openai.com/v1",
-    "siliconflow": "https://api.siliconflow.cn/v1",
-    "cloudflare": "https://api.cloudflare.com/client/v4",
-    "exacg": "https://sd.exacg.cc",
-}
 CLOUDFLARE_FLUX = "@cf/black-forest-labs/flux-1-schnell"
 
 
@@ -92,7 +83,7 @@ def flux_gen(env: EnvReader) -> list[ProviderSpec]:
     if not keys:
         env.problem("FLUX_GEN_API_KEY must be set too: FLUX_GEN_MODEL / FLUX_GEN_API_BASE are set")
         return []
-    base = env.text("FLUX_GEN_API_BASE", DEFAULT_BASES["siliconflow"])
+    base = env.text("FLUX_GEN_API_BASE", KINDS["siliconflow"].base_url)
     check_url(env, "FLUX_GEN_API_BASE", base)
     models = parse_models(
         "siliconflow", env.text("FLUX_GEN_MODEL", "black-forest-labs/FLUX.1-schnell")
@@ -109,9 +100,9 @@ def zimage(env: EnvReader) -> list[ProviderSpec]:
         if env.has("SD_API_BASE") or env.has("SD_MODEL_INDEX"):
             env.problem("SD_API_KEY must be set too: SD_API_BASE / SD_MODEL_INDEX are set")
         return []
-    base = env.text("SD_API_BASE", DEFAULT_BASES["exacg"])
+    base = env.text("SD_API_BASE", KINDS["exacg"].base_url)
     check_url(env, "SD_API_BASE", base)
-    options = {"model_index": env.integer("SD_MODEL_INDEX", 5, low=0)}
+    options = {"model_index": env.integer("SD_MODEL_INDEX", ZIMAGE_INDEX, low=0)}
     models = (model_spec("exacg", "Z-Image", "Z-Image"),)
     return [
         ProviderSpec(
@@ -131,7 +122,7 @@ def workers_ai(env: EnvReader) -> list[ProviderSpec]:
             "CF_ACCOUNT_ID and CF_API_TOKEN go together: one account for every token, or one account per token"
         )
         return []
-    base = env.text("CF_API_BASE", DEFAULT_BASES["cloudflare"])
+    base = env.text("CF_API_BASE", KINDS["cloudflare"].base_url)
     check_url(env, "CF_API_BASE", base)
     steps = env.integer("FLUX_NUM_STEPS", 4, low=1, high=8)
     models = parse_models(

@@ -19,13 +19,12 @@ import msgspec
 from msgspec.structs import replace
 
 from common.config.env import EnvReader
-from common.config.families import DEFAULT_BASES, check_url, parse_models
-from common.config.kinds import model_spec
-from common.config.types import KINDS, ModelSpec, ProviderSpec
+from common.config.families import check_url, parse_models
+from common.config.kinds import KINDS, OPTION_NAMES, model_spec
+from common.config.types import ModelSpec, ProviderSpec
 from common.prompt.size_tables import RATIOS, TABLES, Size, parse_size
 
 CONFIG_VARIABLE = "IMAGEGATE_CONFIG"
-NEEDS_KEYS = ("siliconflow", "cloudflare", "exacg")
 PARAMS = ("negative_prompt", "steps", "cfg")
 
 
@@ -54,6 +53,7 @@ class _Provider(msgspec.Struct, forbid_unknown_fields=True):
     keys: list[str] = []
     keys_env: str | None = None
     timeout: float | None = None
+    # The kinds' options (common/config/kinds.py OPTION_NAMES): a test checks the file takes each.
     model_index: int | None = None  # exacg
     account_id: str | None = None  # cloudflare
     sampler: str | None = None  # a1111
@@ -104,18 +104,17 @@ class ConfigFile:
         if provider.kind not in KINDS:
             env.problem(f"{where}: kind must be one of {', '.join(sorted(KINDS))}")
             return None
-        base = provider.base_url or DEFAULT_BASES.get(provider.kind, "")
+        kind = KINDS[provider.kind]
+        base = provider.base_url or kind.base_url
         if provider.kind != "placeholder":
             check_url(env, f"{where}: base_url", base)
         keys = tuple(provider.keys) + (env.items(provider.keys_env) if provider.keys_env else ())
-        if provider.kind in NEEDS_KEYS and not keys:
+        if kind.needs_keys and not keys:
             env.problem(
                 f"{where}: a {provider.kind} provider needs keys (keys, or keys_env naming a variable)"
             )
         options = {
-            name: value
-            for name in ("model_index", "account_id", "sampler")
-            if (value := getattr(provider, name)) is not None
+            name: value for name in OPTION_NAMES if (value := getattr(provider, name)) is not None
         }
         if (
             provider.kind == "cloudflare"

@@ -1,6 +1,15 @@
-"""What imagegate knows about upstream models: size rules, batch sizes, seeds, step defaults."""
+"""One table of the kinds of upstream API: keys, where it lives, its options and its models' traits.
+
+Each `Kind` says whether a provider of it needs keys, its default base URL and endpoint path,
+the provider options it reads (with their defaults), whether it edits images, the adapter
+module of worker/providers that calls it, and rows of model traits by upstream-id prefix:
+which of our optional fields a model takes, how many images one call returns, whether it
+decides its size itself and honours a seed, its size table and bounds.
+"""
 
 from typing import Any
+
+import msgspec
 
 from common.config.types import ModelSpec
 from common.prompt.size_tables import DEFAULT_TABLE, ZIMAGE_TABLE
@@ -22,57 +31,119 @@ _QWEN_TABLE = {
     "2:3": (1056, 1584),
 }
 
-# (kind, upstream id prefix, traits): the first row whose kind and prefix match wins, so
-# specific rows come before a kind's catch-all row (prefix ""). Bounds and fields follow
-# ../shared/PROVIDERS.md.
-_TRAITS: tuple[tuple[str, str, dict[str, Any]], ...] = (
-    (
-        "openai",
-        "dall-e-2",
-        {"fixed_sizes": _DALL_E_2, "seeds": False, "batch": 4, "prompt_limit": 1000},
+# exacg's model_index of Z-Image, as in the script imagegate replaces (other clients differ).
+ZIMAGE_INDEX = 5
+
+OptionValue = str | int | float | bool | None
+# (upstream id prefix, ModelSpec fields): the first row whose prefix matches wins, so specific
+# rows come before the kind's catch-all row (prefix "").
+TraitRow = tuple[str, dict[str, Any]]
+
+
+class Kind(msgspec.Struct, frozen=True, kw_only=True):
+    """What imagegate knows about one kind of upstream API."""
+
+    adapter: str  # the module of worker/providers that calls it
+    needs_keys: bool = False
+    base_url: str = ""  # its public API, for a provider whose configuration names no base URL
+    # The path appended to a base URL that stops at an API root (worker/providers/base.py
+    # endpoint_url); written from the root, e.g. `/v1/images/generations`.
+    endpoint: str = ""
+    options: dict[str, OptionValue] = {}  # provider options it reads, with their defaults
+    edits: bool = False  # whether its adapter edits images as well as generating them
+    models: tuple[TraitRow, ...] = (("", {}),)
+
+    def traits(self, upstream: str) -> dict[str, Any]:
+        """The ModelSpec fields of the first row whose prefix `upstream` starts with."""
+        return next((t for prefix, t in self.models if upstream.startswith(prefix)), {})
+
+
+KINDS: dict[str, Kind] = {
+    "openai": Kind(
+        adapter="openai",
+        base_url="https://api.openai.com/v1",
+        endpoint="/v1/images/generations",
+        models=(
+            (
+                "dall-e-2",
+                {"fixed_sizes": _DALL_E_2, "seeds": False, "batch": 4, "prompt_limit": 1000},
+            ),
+            ("dall-e-3", {"fixed_sizes": _DALL_E_3, "seeds": False, "batch": 1}),
+            ("gpt-image", {"fixed_sizes": _GPT_IMAGE, "seeds": False, "batch": 4}),
+            ("", {"seeds": False, "batch": 4}),
+        ),
     ),
-    ("openai", "dall-e-3", {"fixed_sizes": _DALL_E_3, "seeds": False, "batch": 1}),
-    ("openai", "gpt-image", {"fixed_sizes": _GPT_IMAGE, "seeds": False, "batch": 4}),
-    ("openai", "", {"seeds": False, "batch": 4}),
-    # batch_size and guidance_scale exist for Kolors only; Qwen-Image takes `cfg` instead.
-    ("siliconflow", "Kwai-Kolors/", {"batch": 4, "params": _ALL_PARAMS}),
-    ("siliconflow", "Qwen/Qwen-Image", {"table": _QWEN_TABLE, "params": _ALL_PARAMS}),
-    ("siliconflow", "", {"params": ("negative_prompt", "steps")}),
-    # flux-1-schnell takes a prompt and steps only, and picks its size itself.
-    (
-        "cloudflare",
-        "@cf/black-forest-labs/flux-1-schnell",
-        {
-            "decides_size": True,
-            "seeds": False,
-            "steps": 4,
-            "max_steps": 8,
-            "prompt_limit": 2048,
-            "params": ("steps",),
-        },
+    "siliconflow": Kind(
+        adapter="siliconflow",
+        needs_keys=True,
+        base_url="https://api.siliconflow.cn/v1",
+        endpoint="/v1/images/generations",
+        models=(
+            # batch_size and guidance_scale exist for Kolors only; Qwen-Image takes `cfg` instead.
+            ("Kwai-Kolors/", {"batch": 4, "params": _ALL_PARAMS}),
+            ("Qwen/Qwen-Image", {"table": _QWEN_TABLE, "params": _ALL_PARAMS}),
+            ("", {"params": ("negative_prompt", "steps")}),
+        ),
     ),
-    ("cloudflare", "", {"min_side": 256, "max_side": 2048, "max_steps": 20, "params": _ALL_PARAMS}),
-    # exacg serves Z-Image at model_index 5 by default: its table and its steps and cfg.
-    (
-        "exacg",
-        "",
-        {
-            "table": ZIMAGE_TABLE,
-            "min_side": 64,
-            "max_side": 2048,
-            "steps": 8,
-            "cfg": 7.0,
-            "params": _ALL_PARAMS,
-        },
+    "cloudflare": Kind(
+        adapter="cloudflare",
+        needs_keys=True,
+        base_url="https://api.cloudflare.com/client/v4",
+        endpoint="/accounts/{account}/ai/run",  # then the model; a key may name its account
+        options={"account_id": None},
+        models=(
+            # flux-1-schnell takes a prompt and steps only, and picks its size itself.
+            (
+                "@cf/black-forest-labs/flux-1-schnell",
+                {
+                    "decides_size": True,
+                    "seeds": False,
+                    "steps": 4,
+                    "max_steps": 8,
+                    "prompt_limit": 2048,
+                    "params": ("steps",),
+                },
+            ),
+            ("", {"min_side": 256, "max_side": 2048, "max_steps": 20, "params": _ALL_PARAMS}),
+        ),
     ),
-    ("a1111", "", {"batch": 4, "max_side": 2048, "max_steps": 150, "params": _ALL_PARAMS}),
+    "exacg": Kind(
+        adapter="exacg",
+        needs_keys=True,
+        base_url="https://sd.exacg.cc",
+        endpoint="/api/v1/generate_image",
+        # Z-Image by default: its index, and below its table, steps and cfg.
+        options={"model_index": ZIMAGE_INDEX},
+        models=(
+            (
+                "",
+                {
+                    "table": ZIMAGE_TABLE,
+                    "min_side": 64,
+                    "max_side": 2048,
+                    "steps": 8,
+                    "cfg": 7.0,
+                    "params": _ALL_PARAMS,
+                },
+            ),
+        ),
+    ),
+    "a1111": Kind(
+        adapter="a1111",
+        endpoint="/sdapi/v1/txt2img",
+        options={"sampler": None},
+        models=(("", {"batch": 4, "max_side": 2048, "max_steps": 150, "params": _ALL_PARAMS}),),
+    ),
     # Another gateway takes a chat message only: no seed, no fields, one image a call.
-    ("chat", "", {"seeds": False}),
-    ("placeholder", "", {"batch": 4}),
-)
+    "chat": Kind(adapter="chat", endpoint="/v1/chat/completions", models=(("", {"seeds": False}),)),
+    "placeholder": Kind(adapter="placeholder", models=(("", {"batch": 4}),)),
+}
+
+# Every provider option any kind reads: the [[providers]] entries of the TOML file may set them.
+OPTION_NAMES = tuple(dict.fromkeys(name for kind in KINDS.values() for name in kind.options))
 
 
 def model_spec(kind: str, name: str, upstream: str, **overrides: Any) -> ModelSpec:
     """The ModelSpec for `upstream` served by a provider of `kind`, with configured overrides."""
-    traits = next((t for k, prefix, t in _TRAITS if k == kind and upstream.startswith(prefix)), {})
+    traits = KINDS[kind].traits(upstream) if kind in KINDS else {}
     return ModelSpec(name=name, upstream=upstream, **{**traits, **overrides})

@@ -4,9 +4,6 @@ import msgspec
 
 from common.prompt.size_tables import DEFAULT_TABLE, Size
 
-# The kinds of upstream API an adapter exists for.
-KINDS = frozenset({"openai", "siliconflow", "cloudflare", "exacg", "a1111", "chat", "placeholder"})
-
 
 class ModelSpec(msgspec.Struct, frozen=True, kw_only=True):
     """One image model as clients name it, and what its upstream accepts."""

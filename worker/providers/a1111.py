@@ -3,7 +3,7 @@
 import httpx
 import msgspec
 
-from worker.providers.base import Upstream, UpstreamRequest, bearer, endpoint_url
+from worker.providers.base import Upstream, UpstreamRequest, bearer
 from worker.upstream.http import Reason, UpstreamFailure, answer_failure, decode_base64, post_json
 
 
@@ -42,7 +42,7 @@ def credentials(key: str | None) -> dict:
 
 
 async def generate(upstream: Upstream, request: UpstreamRequest) -> list[bytes]:
-    url = endpoint_url(upstream.provider.base_url, "/sdapi/v1/txt2img")
+    url = upstream.endpoint()
     body = build_body(request, upstream.provider.options)
     _, answer = await post_json(upstream.client, url, body, **credentials(upstream.key))
     try:

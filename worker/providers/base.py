@@ -6,6 +6,7 @@ from urllib.parse import urlsplit
 import httpx
 import msgspec
 
+from common.config.kinds import KINDS
 from common.config.types import ModelSpec, ProviderSpec
 
 
@@ -36,6 +37,10 @@ class Upstream(NamedTuple):
     client: httpx.AsyncClient
     provider: ProviderSpec
     key: str | None
+
+    def endpoint(self) -> str:
+        """The URL to call: the provider's base URL with its kind's endpoint path, if it needs one."""
+        return endpoint_url(self.provider.base_url, KINDS[self.provider.kind].endpoint)
 
 
 class Adapter(Protocol):

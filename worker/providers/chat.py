@@ -7,7 +7,7 @@ link; others answer JSON with a URL or base64, or the image bytes themselves.
 from urllib.parse import urljoin
 
 from common.prompt.size_tables import closest_ratio
-from worker.providers.base import Upstream, UpstreamRequest, bearer, endpoint_url
+from worker.providers.base import Upstream, UpstreamRequest, bearer
 from worker.providers.chat_answer import image_refs
 from worker.upstream.download import download
 from worker.upstream.http import answer_failure, classify, decode_base64, is_html, post_json
@@ -31,7 +31,7 @@ def build_body(request: UpstreamRequest) -> dict:
 
 
 async def generate(upstream: Upstream, request: UpstreamRequest) -> list[bytes]:
-    url = endpoint_url(upstream.provider.base_url, "/v1/chat/completions")
+    url = upstream.endpoint()
     auth = bearer(upstream.key)
     response, body = await post_json(upstream.client, url, build_body(request), headers=auth)
     content_type = response.headers.get("content-type", "")

@@ -6,6 +6,7 @@ PNG body. Errors always come in the envelope, sometimes with HTTP 200 and `succe
 
 import msgspec
 
+from common.config.kinds import KINDS
 from worker.providers.base import Upstream, UpstreamRequest, bearer
 from worker.upstream.http import Reason, UpstreamFailure, answer_failure, decode_base64, post_json
 
@@ -53,7 +54,7 @@ def run_url(upstream: Upstream, model: str) -> tuple[str, str | None]:
         account, token = str(upstream.provider.options.get("account_id", "")), upstream.key
     base = upstream.provider.base_url.rstrip("/")
     if not base.endswith("/ai/run"):
-        base = f"{base}/accounts/{account}/ai/run"
+        base += KINDS["cloudflare"].endpoint.format(account=account)
     return f"{base}/{model}", token
 
 

@@ -6,11 +6,10 @@ No official document exists; the body is the one its clients agree on. Any answe
 
 import msgspec
 
-from worker.providers.base import Upstream, UpstreamRequest, bearer, endpoint_url
+from common.config.kinds import KINDS, ZIMAGE_INDEX
+from worker.providers.base import Upstream, UpstreamRequest, bearer
 from worker.upstream.download import download
 from worker.upstream.http import answer_failure, post_json
-
-DEFAULT_MODEL_INDEX = 5  # Z-Image in the script imagegate replaces; other clients differ
 
 
 class _Data(msgspec.Struct):
@@ -28,30 +27,27 @@ _answer = msgspec.json.Decoder(_Answer).decode
 def model_index(request: UpstreamRequest, options: dict) -> int:
     """A numeric upstream id (`zimage=5`) picks the index; else the provider's `model_index`."""
     upstream = request.model.upstream
-    return (
-        int(upstream)
-        if upstream.isdigit()
-        else int(options.get("model_index", DEFAULT_MODEL_INDEX))
-    )
+    return int(upstream) if upstream.isdigit() else int(options.get("model_index", ZIMAGE_INDEX))
 
 
 def build_body(request: UpstreamRequest, options: dict) -> dict:
     # Every field always: its clients send them all, and nothing says which may be left out.
     steps, cfg = request.taken("steps"), request.taken("cfg")
+    z_image = KINDS["exacg"].traits(request.model.upstream)  # steps and cfg of a bare ModelSpec
     return {
         "prompt": request.prompt,
         "negative_prompt": request.taken("negative_prompt") or "",
         "width": request.width or 1024,
         "height": request.height or 1024,
-        "steps": 8 if steps is None else steps,
-        "cfg": 7.0 if cfg is None else cfg,
+        "steps": z_image["steps"] if steps is None else steps,
+        "cfg": z_image["cfg"] if cfg is None else cfg,
         "model_index": model_index(request, options),
         "seed": -1 if request.seed is None else request.seed,
     }
 
 
 async def generate(upstream: Upstream, request: UpstreamRequest) -> list[bytes]:
-    url = endpoint_url(upstream.provider.base_url, "/api/v1/generate_image")
+    url = upstream.endpoint()
     auth = bearer(upstream.key)
     body = build_body(request, upstream.provider.options)
     _, answer = await post_json(upstream.client, url, body, headers=auth)

@@ -2,7 +2,7 @@
 
 import msgspec
 
-from worker.providers.base import Upstream, UpstreamRequest, bearer, endpoint_url
+from worker.providers.base import Upstream, UpstreamRequest, bearer
 from worker.upstream.download import download
 from worker.upstream.http import Reason, UpstreamFailure, answer_failure, decode_base64, post_json
 
@@ -74,7 +74,7 @@ def build_body(request: UpstreamRequest) -> dict:
 
 
 async def generate(upstream: Upstream, request: UpstreamRequest) -> list[bytes]:
-    url = endpoint_url(upstream.provider.base_url, "/v1/images/generations")
+    url = upstream.endpoint()
     auth = bearer(upstream.key)
     _, body = await post_json(upstream.client, url, build_body(request), headers=auth)
     images = _images(body)
