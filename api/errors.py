@@ -35,16 +35,20 @@ class JobFailed(ImagegateError):
         return self._info
 
 
+def error_body(info: ErrorInfo) -> ErrorBody:
+    """The OpenAI error object for `info`: an HTTP answer's body, or a stream's error event."""
+    return ErrorBody(
+        ErrorDetail(message=info.message, type=info.type, param=info.param, code=info.code)
+    )
+
+
 def error_response(info: ErrorInfo) -> Response[ErrorBody]:
     headers = {}
     if info.retry_after is not None:
         headers["Retry-After"] = str(info.retry_after)
     if info.should_retry is False:
         headers["x-should-retry"] = "false"
-    body = ErrorBody(
-        ErrorDetail(message=info.message, type=info.type, param=info.param, code=info.code)
-    )
-    return Response(body, status_code=info.status, headers=headers)
+    return Response(error_body(info), status_code=info.status, headers=headers)
 
 
 def on_gateway_error(_: Request, exc: ImagegateError) -> Response[ErrorBody]:

@@ -6,6 +6,36 @@ Queued jobs and stored events outlive deploys: every field added later must have
 import msgspec
 
 from common.errors import ErrorInfo
+from common.limits import (
+    Background,
+    Cfg,
+    Compression,
+    Moderation,
+    OutputFormat,
+    PromptText,
+    Quality,
+    Seed,
+    Steps,
+    Style,
+    User,
+)
+
+
+class ImageOptions(msgspec.Struct, kw_only=True, frozen=True):
+    """The image fields every generation route takes, validated once by the api (the request
+    Structs inherit them) and carried as they are to the worker and its adapters."""
+
+    seed: Seed | None = None
+    negative_prompt: PromptText | None = None
+    steps: Steps | None = None
+    cfg: Cfg | None = None
+    quality: Quality | None = None
+    style: Style | None = None
+    background: Background | None = None
+    output_format: OutputFormat | None = None
+    output_compression: Compression | None = None
+    moderation: Moderation | None = None
+    user: User | None = None
 
 
 class GenerateJob(msgspec.Struct, kw_only=True, frozen=True):
@@ -18,14 +48,10 @@ class GenerateJob(msgspec.Struct, kw_only=True, frozen=True):
     width: int | None = None  # explicit size from the request, already validated
     height: int | None = None
     ratio: str | None = None  # ratio found in the prompt
-    seed: int | None = None
-    negative_prompt: str | None = None
-    steps: int | None = None
-    cfg: float | None = None
-    quality: str | None = None
-    style: str | None = None
+    options: ImageOptions = ImageOptions()
     enhance: bool = False
     stream: bool = False  # the client watches progress: stream the LLM's reasoning too
+    previews: int = 0  # partial images per image the streaming client asked for
     notes: tuple[str, ...] = ()  # remarks from the api for the answer
     idempotency: tuple[str, str] | None = (
         None  # (Redis key, value) of the claim to free if the job fails
@@ -46,6 +72,23 @@ class LlmTokens(msgspec.Struct, frozen=True, kw_only=True):
     completion_tokens: int = 0
 
 
+class ImageUsage(msgspec.Struct, frozen=True, kw_only=True):
+    """Tokens an upstream reports for the images it made (OpenAI's GPT image models)."""
+
+    input_tokens: int = 0
+    output_tokens: int = 0
+    text_tokens: int = 0  # of the input
+    image_tokens: int = 0  # of the input
+
+    def __add__(self, other: "ImageUsage") -> "ImageUsage":
+        return ImageUsage(
+            input_tokens=self.input_tokens + other.input_tokens,
+            output_tokens=self.output_tokens + other.output_tokens,
+            text_tokens=self.text_tokens + other.text_tokens,
+            image_tokens=self.image_tokens + other.image_tokens,
+        )
+
+
 class JobResult(msgspec.Struct, frozen=True, kw_only=True):
     images: tuple[StoredImage, ...]
     model: str
@@ -57,6 +100,11 @@ class JobResult(msgspec.Struct, frozen=True, kw_only=True):
     notes: tuple[str, ...] = ()
     usage: LlmTokens = LlmTokens()
     enhance_failure: str | None = None  # why the configured LLM could not enhance the prompt
+    # What was made, as the upstream reported it (else as asked); size and format are each
+    # image's own, read from its bytes.
+    quality: str | None = None
+    background: str | None = None
+    image_usage: ImageUsage | None = None  # only when the upstream reports it
 
 
 class Progress(msgspec.Struct, frozen=True, tag="progress"):
@@ -69,6 +117,18 @@ class Reasoning(msgspec.Struct, frozen=True, tag="reasoning"):
     text: str
 
 
+class Preview(msgspec.Struct, frozen=True, kw_only=True, tag="preview"):
+    """A partial image the upstream showed while rendering image `image` of the job (capped in
+    size and count by the worker; it lives in the job's events, no longer than the job)."""
+
+    data: bytes = b""
+    image: int = 0
+    index: int = 0  # 0-based, per image
+    output_format: str = "png"
+    width: int = 0
+    height: int = 0
+
+
 class Completed(msgspec.Struct, frozen=True, tag="completed"):
     result: JobResult
 
@@ -77,7 +137,7 @@ class Failed(msgspec.Struct, frozen=True, tag="failed"):
     error: ErrorInfo
 
 
-JobEvent = Progress | Reasoning | Completed | Failed
+JobEvent = Progress | Reasoning | Preview | Completed | Failed
 
 encode = msgspec.msgpack.Encoder().encode
 decode_job = msgspec.msgpack.Decoder(GenerateJob).decode

@@ -165,18 +165,18 @@ def _request(
     job: GenerateJob, model: ModelSpec, enhancement: Enhancement, plan: SizePlan
 ) -> UpstreamRequest:
     """The upstream request: the job's fields, the model's defaults, a random seed unless given."""
-    seed = job.seed if job.seed is not None else secrets.randbits(32)
+    options = job.options
+    seed = options.seed if options.seed is not None else secrets.randbits(32)
     return UpstreamRequest(
         prompt=enhancement.prompt[: model.prompt_limit],
         model=model,
         width=plan.width,
         height=plan.height,
         seed=seed if model.seeds else None,
-        negative_prompt=job.negative_prompt,
-        steps=job.steps if job.steps is not None else model.steps,
-        cfg=job.cfg if job.cfg is not None else model.cfg,
-        quality=job.quality,
-        style=job.style,
+        negative_prompt=options.negative_prompt,
+        steps=options.steps if options.steps is not None else model.steps,
+        cfg=options.cfg if options.cfg is not None else model.cfg,
+        options=options,
     )
 
 

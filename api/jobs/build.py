@@ -2,13 +2,16 @@
 
 import secrets
 
-from api.openai.wire import MAX_PROMPT, ChatCompletionRequest, ChatMessage, GenerationOptions
+import msgspec
+
+from api.openai.wire import ChatCompletionRequest, ChatMessage, GenerationOptions
 from common.config.types import ModelSpec, ProviderSpec, Settings
 from common.errors import InvalidRequest, NotFound
+from common.limits import MAX_PROMPT
 from common.prompt.flags import parse_prompt
 from common.prompt.size_plan import check_size
 from common.prompt.size_tables import parse_size
-from common.schemas import GenerateJob
+from common.schemas import GenerateJob, ImageOptions
 
 
 def new_job_id() -> str:
@@ -76,6 +79,7 @@ def build_job(
     request_id: str,
     stream: bool,
     enhance_default: bool,
+    previews: int = 0,
 ) -> GenerateJob:
     if len(prompt) > MAX_PROMPT:
         raise InvalidRequest(f"the prompt is longer than {MAX_PROMPT} characters", param="prompt")
@@ -101,13 +105,9 @@ def build_job(
         width=width,
         height=height,
         ratio=parsed.ratio,
-        seed=options.seed,
-        negative_prompt=options.negative_prompt,
-        steps=options.steps,
-        cfg=options.cfg,
-        quality=options.quality,
-        style=options.style,
+        options=msgspec.convert(options, ImageOptions, from_attributes=True),
         enhance=enhance,
         stream=stream,
+        previews=previews,
         notes=parsed.notes,
     )

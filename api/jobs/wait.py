@@ -13,7 +13,7 @@ from api.errors import JobFailed
 from api.jobs.admit import Admission
 from common.config.types import Settings
 from common.errors import ClientClosedRequest, RequestTimeout, ServiceUnavailable
-from common.schemas import Completed, Failed, GenerateJob, JobResult
+from common.schemas import Completed, Failed, GenerateJob, JobEvent, JobResult
 from common.store.events import EventHub, Follower
 from common.store.idempotency import Claim, release
 from common.store.images import ImageStore
@@ -97,16 +97,43 @@ class JobClient:
         async with self._hub.follow(job_id) as follower:
             yield follower
 
+    async def events(
+        self, job_id: str, ping_every: float | None = None
+    ) -> AsyncIterator[JobEvent | None]:
+        """Every event of `job_id` from its start to its end (see `job_events`): what the
+        streaming routes relay."""
+        async with self.follow(job_id) as follower:
+            async for event in job_events(follower, job_id, self.timeout, ping_every):
+                yield event
+
     async def _outcome(self, follower: Follower, job_id: str) -> JobResult:
         """The job's result; its failure raised; 504 once REQUEST_TIMEOUT has passed."""
-        deadline = asyncio.get_running_loop().time() + self.timeout
-        while (remaining := deadline - asyncio.get_running_loop().time()) > 0:
-            event = await follower.next(remaining)
+        async for event in job_events(follower, job_id, self.timeout):
             if isinstance(event, Completed):
                 return event.result
             if isinstance(event, Failed):
                 raise JobFailed(event.error)
-        raise timed_out(job_id, self.timeout)
+        raise timed_out(job_id, self.timeout)  # unreachable: job_events ends with one of them
+
+
+async def job_events(
+    follower: Follower, job_id: str, timeout: float, ping_every: float | None = None
+) -> AsyncIterator[JobEvent | None]:
+    """The job's events up to and including its end (Completed or Failed). After `timeout`
+    seconds a Failed carrying the 504 ends them; with `ping_every`, None comes each time that
+    long passes without an event (a stream's keep-alive)."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while (remaining := deadline - loop.time()) > 0:
+        event = await follower.next(min(ping_every or remaining, remaining))
+        if event is None:
+            if ping_every is not None and deadline > loop.time():
+                yield None
+            continue
+        yield event
+        if isinstance(event, (Completed, Failed)):
+            return
+    yield Failed(timed_out(job_id, timeout).info())
 
 
 async def _unless_client_leaves(

@@ -1,18 +1,11 @@
 """The OpenAI wire format imagegate speaks: requests it reads and answers it writes."""
 
-from typing import Annotated, Literal
+from typing import Literal
 
 import msgspec
-from msgspec import Meta
 
-MAX_PROMPT = 4000
-
-Side = Annotated[int, Meta(ge=8, le=4096, description="pixels, a multiple of 8")]
-Count = Annotated[int, Meta(ge=1, le=4)]
-Seed = Annotated[int, Meta(ge=0, le=2**32 - 1)]
-Steps = Annotated[int, Meta(ge=1, le=150)]
-Cfg = Annotated[float, Meta(ge=0, le=30)]
-PromptText = Annotated[str, Meta(max_length=MAX_PROMPT)]
+from common.limits import Count, PartialImages, ResponseFormat, Side
+from common.schemas import ImageOptions
 
 
 class ContentPart(msgspec.Struct, kw_only=True):
@@ -29,36 +22,32 @@ class StreamOptions(msgspec.Struct, kw_only=True):
     include_usage: bool = False
 
 
-class GenerationOptions(msgspec.Struct, kw_only=True):
-    """The image fields both generation routes take (chat clients send them via `extra_body`)."""
+class GenerationOptions(ImageOptions, kw_only=True, frozen=True):
+    """The fields both generation routes take (chat clients send them via `extra_body`): the
+    job's ImageOptions, and what the api resolves itself (model, size, n, enhancement)."""
 
     model: str | None = None
     size: str | None = None
     width: Side | None = None
     height: Side | None = None
     n: Count = 1
-    seed: Seed | None = None
-    negative_prompt: PromptText | None = None
-    steps: Steps | None = None
-    cfg: Cfg | None = None
     enhance: bool | None = None
-    quality: Annotated[str, Meta(max_length=32)] | None = None
-    style: Annotated[str, Meta(max_length=32)] | None = None
 
 
-class ChatCompletionRequest(GenerationOptions, kw_only=True):
+class ChatCompletionRequest(GenerationOptions, kw_only=True, frozen=True):
     messages: list[ChatMessage] = []  # bounded by the 1 MB body limit; clients send whole histories
     prompt: str | None = None  # accepted when there are no messages
     stream: bool = False
     stream_options: StreamOptions | None = None
 
 
-class ImageGenerationRequest(GenerationOptions, kw_only=True):
+class ImageGenerationRequest(GenerationOptions, kw_only=True, frozen=True):
     """The OpenAI Images API body; `seed`, `negative_prompt`, `enhance`… are our extras."""
 
     prompt: str = ""  # required, but checked by the route so the error names `prompt`
-    response_format: Literal["url", "b64_json"] | None = None
-    stream: bool = False  # gpt-image's partial-image streaming, which we refuse rather than ignore
+    response_format: ResponseFormat | None = None
+    stream: bool = False
+    partial_images: PartialImages = 0
 
 
 class ImageData(msgspec.Struct, omit_defaults=True):

@@ -8,6 +8,7 @@ import msgspec
 
 from common.config.kinds import KINDS
 from common.config.types import ModelSpec, ProviderSpec
+from common.schemas import ImageOptions
 
 
 class UpstreamRequest(msgspec.Struct, frozen=True, kw_only=True):
@@ -22,8 +23,7 @@ class UpstreamRequest(msgspec.Struct, frozen=True, kw_only=True):
     negative_prompt: str | None = None
     steps: int | None = None
     cfg: float | None = None
-    quality: str | None = None
-    style: str | None = None
+    options: ImageOptions = ImageOptions()  # the client's hints (quality, style, background…)
 
     def taken(self, name: str):
         """The value of optional field `name` ("negative_prompt", "steps", "cfg") when the

@@ -63,9 +63,10 @@ def build_body(request: UpstreamRequest) -> dict:
     if request.width and request.height:
         body["size"] = f"{request.width}x{request.height}"
     family = "gpt-image" if upstream.startswith("gpt-image") else upstream
-    body["quality"] = _QUALITY.get(family, {}).get(request.quality or "")
-    if family == "dall-e-3" and request.style in _STYLES:
-        body["style"] = request.style
+    options = request.options
+    body["quality"] = _QUALITY.get(family, {}).get(options.quality or "")
+    if family == "dall-e-3" and options.style in _STYLES:
+        body["style"] = options.style
     if family != "gpt-image":
         # gpt-image answers base64 always and refuses response_format. For the others base64
         # spares a second round trip and a URL that expires; servers that ignore it send URLs.

@@ -6,6 +6,7 @@ import msgspec
 import openai
 import pytest
 
+from api.jobs.wait import job_events
 from api.openai import sse
 from api.openai.chat_answer import ChunkWriter
 from common.errors import ErrorInfo
@@ -19,14 +20,18 @@ class ScriptedGateway:
     """A stand-in for JobClient whose job emits `events` (None: nothing within the wait)."""
 
     def __init__(self, events: list, timeout: float = 60) -> None:
-        self.events, self.timeout = list(events), timeout
+        self.script, self.timeout = list(events), timeout
 
     @contextlib.asynccontextmanager
     async def follow(self, job_id: str):
         yield self
 
     async def next(self, timeout: float):
-        return self.events.pop(0) if self.events else None
+        return self.script.pop(0) if self.script else None
+
+    async def events(self, job_id: str, ping_every: float | None = None):
+        async for event in job_events(self, job_id, self.timeout, ping_every):
+            yield event
 
 
 async def frames(events: list, timeout: float = 60) -> list[bytes]:

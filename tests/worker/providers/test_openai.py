@@ -3,6 +3,7 @@
 import pytest
 from msgspec.structs import replace
 
+from common.schemas import ImageOptions
 from tests.fakes.adapter_calls import call, failure, image_request, provider
 from tests.fakes.openai_images import GENERATIONS, start_openai_images
 from worker.upstream.http import Reason
@@ -26,7 +27,8 @@ def spec(upstream):
 
 def quality_request(model: str, quality: str, style: str | None = None, size: int = 1024):
     return replace(
-        image_request("openai", model, width=size, height=size), quality=quality, style=style
+        image_request("openai", model, width=size, height=size),
+        options=ImageOptions(quality=quality, style=style),
     )
 
 
