@@ -25,9 +25,8 @@ from common.config.types import Settings
 from common.store.bulk_reader import BulkReader
 from common.store.events import EventHub
 from common.store.images import ImageStore
-from common.store.redis import COMMAND_TIMEOUT, connect
+from common.store.redis import COMMAND_TIMEOUT, DEFAULT_URL, connect
 
-DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/0"
 MAX_BODY = 1_000_000
 
 
@@ -43,7 +42,7 @@ def _resources(settings: Settings, redis: ArqRedis | None):
 
     @contextlib.asynccontextmanager
     async def resources(app: Litestar) -> AsyncIterator[None]:
-        url = settings.redis_url or DEFAULT_REDIS_URL
+        url = settings.redis_url or DEFAULT_URL
         client = redis or connect(url)
         reader = None if redis is not None else BulkReader(url, timeout=COMMAND_TIMEOUT)
         hub = EventHub(client)

@@ -7,7 +7,7 @@ from litestar.handlers import BaseRouteHandler
 
 from common.config.types import Settings
 from common.errors import AuthenticationFailed
-from common.store.idempotency import digest
+from common.store.keys import digest
 
 NO_KEY_CONFIGURED = (
     "this gateway has no API key configured, so it refuses every request: set GATEWAY_API_KEY "

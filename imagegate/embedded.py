@@ -5,9 +5,9 @@ import contextlib
 from collections.abc import AsyncIterator, Callable
 from typing import NamedTuple
 
-import arq.worker
 from arq.connections import ArqRedis
 
+from common.store.arq_compat import skip_redis_info
 from common.store.redis import arq_client
 from imagegate.redis_server import RedisProcess, redis_server_binary
 
@@ -33,14 +33,9 @@ async def private_redis() -> AsyncIterator[EmbeddedRedis]:
     import fakeredis
 
     fake = fakeredis.FakeServer()
-    # fakeredis has no INFO, which arq logs at start-up.
-    arq.worker.log_redis_info = _no_redis_info
+    skip_redis_info()  # fakeredis has no INFO, which arq logs at start-up
     yield EmbeddedRedis(
         "an in-memory Redis (redis-server is not installed)",
         None,
         lambda: arq_client(fakeredis.FakeAsyncRedis(server=fake).connection_pool),
     )
-
-
-async def _no_redis_info(*_: object) -> None:
-    return None

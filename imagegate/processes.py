@@ -10,10 +10,10 @@ import time
 import uvicorn
 from msgspec.structs import replace
 
-from api.app import DEFAULT_REDIS_URL, create_app
+from api.app import create_app
 from common.config.types import Settings
 from common.store import keys
-from common.store.redis import connect
+from common.store.redis import DEFAULT_URL, connect
 from imagegate.embedded import private_redis
 from worker.settings import create_worker
 
@@ -39,7 +39,7 @@ def run_api(settings: Settings) -> None:
 
 
 async def run_worker(settings: Settings) -> None:
-    redis = connect(settings.redis_url or DEFAULT_REDIS_URL, command_timeout=None)
+    redis = connect(settings.redis_url or DEFAULT_URL, command_timeout=None)
     worker = create_worker(settings, redis)
     try:
         with contextlib.suppress(asyncio.CancelledError):
@@ -50,7 +50,7 @@ async def run_worker(settings: Settings) -> None:
 
 async def worker_is_alive(settings: Settings) -> bool:
     """Whether a worker process of this host has sent a heartbeat lately (container healthchecks)."""
-    redis = connect(settings.redis_url or DEFAULT_REDIS_URL)
+    redis = connect(settings.redis_url or DEFAULT_URL)
     try:
         beats = await redis.zrangebyscore(keys.WORKERS, time.time() - keys.HEARTBEAT_FRESH, "+inf")
     finally:

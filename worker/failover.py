@@ -1,7 +1,6 @@
 """The key failover loop, written once for every kind of upstream (rules: SPEC §2.3)."""
 
 import asyncio
-import hashlib
 import logging
 import time
 from collections.abc import Awaitable, Callable
@@ -26,10 +25,6 @@ BENCH_SECONDS = {Reason.KEY: 600, Reason.QUOTA: 3600, Reason.RATE: 60}
 _RATE_REASONS = (Reason.RATE, Reason.QUOTA)
 
 
-def key_hash(key: str | None) -> str:
-    return hashlib.sha256((key or "").encode()).hexdigest()[:16]
-
-
 class KeyRing:
     """A provider's keys as every worker sees them: a shared rotating start and shared benches."""
 
@@ -37,7 +32,7 @@ class KeyRing:
         self._redis = redis
         self._provider = provider.name
         self.keys: tuple[str | None, ...] = provider.keys or (None,)
-        self._bench_keys = [keys.key_bench(provider.name, key_hash(key)) for key in self.keys]
+        self._bench_keys = [keys.key_bench(provider.name, key) for key in self.keys]
 
     async def plan(self) -> tuple[list[int], dict[int, tuple[float, Reason]]]:
         """The order to try keys in, and the benched ones with their release time and reason."""

@@ -15,7 +15,6 @@ import secrets
 import socket
 import time
 
-from arq.constants import in_progress_key_prefix, job_key_prefix, retry_key_prefix
 from arq.worker import Worker
 from redis.asyncio.client import Pipeline
 from redis.exceptions import RedisError
@@ -23,6 +22,7 @@ from redis.exceptions import RedisError
 from common.errors import ImagegateError
 from common.schemas import Failed
 from common.store import keys
+from common.store.arq_compat import bookkeeping_keys, lease_key
 from common.store.redis import subscription
 from worker.pickup import pick_up_due
 
@@ -34,7 +34,9 @@ IDLE_POLL = 2.0
 
 
 class ImageWorker(Worker):
-    """`lease_seconds`: a job whose worker died runs again once its lease lapses (arq alone
+    """arq's Worker with the overrides common/store/arq_compat.py lists.
+
+    `lease_seconds`: a job whose worker died runs again once its lease lapses (arq alone
     would wait for the whole job timeout); the lease is renewed every third of it."""
 
     def __init__(self, *args, lease_seconds: int = 30, **kwargs) -> None:
@@ -102,9 +104,7 @@ class ImageWorker(Worker):
     def settle(self, pipe: Pipeline, job_id: str) -> None:
         """Add arq's end-of-job bookkeeping to the job's own final transaction (one round trip
         fewer per job); arq's finish_job then has nothing left to do for it."""
-        pipe.delete(
-            in_progress_key_prefix + job_id, retry_key_prefix + job_id, job_key_prefix + job_id
-        )
+        pipe.delete(*bookkeeping_keys(job_id))
         pipe.zrem(self.queue_name, job_id)
         self._settled.add(job_id)
 
@@ -140,9 +140,7 @@ class ImageWorker(Worker):
         if running:
             async with self.pool.pipeline(transaction=False) as pipe:
                 for job_id in running:
-                    pipe.pexpire(
-                        in_progress_key_prefix + job_id, self.lease_seconds * 1000, xx=True
-                    )
+                    pipe.pexpire(lease_key(job_id), self.lease_seconds * 1000, xx=True)
                 await pipe.execute()
 
     async def _listen_for_wakeups(self) -> None:

@@ -5,8 +5,8 @@ until done), which was most of a busy worker's Redis traffic."""
 from typing import NamedTuple
 
 from arq.connections import ArqRedis
-from arq.constants import in_progress_key_prefix
-from arq.utils import timestamp_ms
+
+from common.store.arq_compat import LEASE_PREFIX, now_ms
 
 # KEYS: the queue. ARGV: now (ms), lease (ms), arq's in-progress key prefix, free slots, how
 # many queue entries to look at. A job is picked by setting its in-progress key (its lease);
@@ -40,9 +40,9 @@ async def pick_up_due(
         _CLAIM,
         1,
         queue,
-        timestamp_ms(),
+        now_ms(),
         lease_seconds * 1000,
-        in_progress_key_prefix,
+        LEASE_PREFIX,
         free,
         look_at,
     )

@@ -5,6 +5,7 @@ from arq.connections import ArqRedis
 from arq.worker import func
 
 from common.config.types import Settings
+from common.store.arq_compat import worker_kwargs
 from common.store.redis import job_deserializer, job_serializer
 from worker.generate import generate
 from worker.loop import ImageWorker
@@ -20,13 +21,19 @@ async def on_shutdown(ctx: dict) -> None:
 
 
 class WorkerSettings:
+    """arq's Worker arguments that do not depend on imagegate's settings."""
+
     functions = [func(generate, name="generate", max_tries=3)]
     on_startup = on_startup
     on_shutdown = on_shutdown
     # Results travel as job events; arq's own result records would be dead weight.
     keep_result = 0
+    log_results = False
     # SIGTERM: stop taking jobs, let running ones finish for this long.
     job_completion_wait = 300
+    # msgpack, never pickle: a job read from Redis must not be able to run code.
+    job_serializer = job_serializer
+    job_deserializer = job_deserializer
 
 
 def create_worker(
@@ -36,19 +43,13 @@ def create_worker(
     handle_signals: bool = True,
     transport: httpx.AsyncBaseTransport | None = None,
 ) -> ImageWorker:
-    return ImageWorker(
-        functions=WorkerSettings.functions,
-        on_startup=WorkerSettings.on_startup,
-        on_shutdown=WorkerSettings.on_shutdown,
+    arguments = worker_kwargs(
+        WorkerSettings,
         redis_pool=redis,
         max_jobs=settings.worker_concurrency,
-        keep_result=WorkerSettings.keep_result,
         job_timeout=settings.request_timeout + 30,
         job_completion_wait=int(min(settings.request_timeout, WorkerSettings.job_completion_wait)),
         handle_signals=handle_signals,
         ctx={"settings": settings, "transport": transport},
-        log_results=False,
-        lease_seconds=settings.job_lease,
-        job_serializer=job_serializer,
-        job_deserializer=job_deserializer,
     )
+    return ImageWorker(**arguments, lease_seconds=settings.job_lease)

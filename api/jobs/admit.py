@@ -6,16 +6,13 @@ import secrets
 import time
 
 from arq.connections import ArqRedis
-from arq.constants import job_key_prefix
-from arq.jobs import serialize_job
-from arq.utils import timestamp_ms
 from redis.exceptions import ResponseError
 
 from common.config.types import Settings
 from common.errors import RateLimited, ServiceUnavailable
 from common.schemas import GenerateJob, encode
 from common.store import keys
-from common.store.redis import job_serializer
+from common.store.arq_compat import job_key, job_record, now_ms
 
 QUEUE_RETRY_AFTER = 10
 MEMORY_CHECK_EVERY = 1.0  # seconds; INFO is too costly to ask on every request
@@ -68,10 +65,8 @@ class Admission:
                 code="cache_full",
                 retry_after=60,
             )
-        score = timestamp_ms()
-        record = serialize_job(
-            "generate", (encode(job),), {}, None, score, serializer=job_serializer
-        )
+        score = now_ms()
+        record = job_record("generate", (encode(job),), score)
         verdict = await self._redis.eval(
             _ADMIT,
             5,
@@ -79,7 +74,7 @@ class Admission:
             self._redis.default_queue_name,
             keys.WORKERS,
             keys.WORKER_LOAD,
-            job_key_prefix + job.id,
+            job_key(job.id),
             now,
             self._settings.rate_limit_per_minute,
             f"{now}:{secrets.token_hex(4)}",

@@ -1,21 +1,16 @@
 """Idempotency-Key: a retried request attaches to the job the first one started (SPEC §2.1)."""
 
-import hashlib
-
 from redis.asyncio import Redis
 
 from common.errors import IdempotencyKeyReused
 from common.store import keys
+from common.store.keys import digest
 
 # Delete the claim only if it still names this job: a newer claim must survive.
 _RELEASE = """
 if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
 return 0
 """
-
-
-def digest(data: bytes | str) -> str:
-    return hashlib.sha256(data.encode() if isinstance(data, str) else data).hexdigest()[:32]
 
 
 class Claim:

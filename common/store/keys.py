@@ -1,5 +1,7 @@
 """Every Redis key and channel imagegate uses, in one place (arq's own keys start with `arq:`)."""
 
+import hashlib
+
 PREFIX = "imagegate:"
 
 # Job events: a capped stream per job, and one channel announcing every append.
@@ -9,6 +11,11 @@ WAKE_CHANNEL = PREFIX + "wake"
 # Sorted set: worker id → time of its last heartbeat; a worker counts as alive for this long.
 WORKERS = PREFIX + "workers"
 HEARTBEAT_FRESH = 15
+
+
+def digest(data: bytes | str, length: int = 32) -> str:
+    """A sha256 hex digest cut to `length`: keys and client input name Redis keys by it."""
+    return hashlib.sha256(data.encode() if isinstance(data, str) else data).hexdigest()[:length]
 
 
 def job_events(job_id: str) -> str:
@@ -29,9 +36,9 @@ def key_cursor(provider: str) -> str:
     return f"{PREFIX}provider:{provider}:cursor"
 
 
-def key_bench(provider: str, key_hash: str) -> str:
+def key_bench(provider: str, key: str | None) -> str:
     """Present while a key is benched; keys are named by a hash, never stored."""
-    return f"{PREFIX}provider:{provider}:bench:{key_hash}"
+    return f"{PREFIX}provider:{provider}:bench:{digest(key or '', 16)}"
 
 
 # Hash: worker id → jobs it is running now (refreshed with its heartbeat).

@@ -15,6 +15,8 @@ from redis.asyncio.client import PubSub
 job_serializer = msgspec.msgpack.encode
 job_deserializer = msgspec.msgpack.decode
 
+# Where Redis is when REDIS_URL is unset (`imagegate serve` starts a private one instead).
+DEFAULT_URL = "redis://127.0.0.1:6379/0"
 CONNECT_TIMEOUT = 1.0
 COMMAND_TIMEOUT = 2.0
 # A peer that vanished without closing the connection is found by TCP keepalive in ~25 s.

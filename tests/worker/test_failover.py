@@ -16,7 +16,7 @@ from common.store import keys
 from tests.fakes.adapter_calls import image_request
 from tests.fakes.openai_images import GENERATIONS, start_openai_images
 from tests.fakes.siliconflow import FLUX, start_siliconflow
-from worker.failover import Failover, key_hash
+from worker.failover import Failover
 from worker.providers import ADAPTERS
 
 BEHAVIOUR = {
@@ -95,7 +95,7 @@ def keys_used(server) -> list[str]:
 
 
 async def bench_ttl(redis: Redis, provider: ProviderSpec, key: str) -> int:
-    return await redis.ttl(keys.key_bench(provider.name, key_hash(key)))
+    return await redis.ttl(keys.key_bench(provider.name, key))
 
 
 async def test_rotation_spreads_requests_over_keys_and_workers(openai_fake, workers):

@@ -1,0 +1,73 @@
+"""What imagegate takes from arq beyond its documented API still exists, as it is used.
+
+A failure here after an arq upgrade names what changed: fix common/store/arq_compat.py and
+the code it lists before anything else."""
+
+import inspect
+
+import arq.worker
+import pytest
+from arq.jobs import deserialize_job
+
+from common.store import arq_compat
+from common.store.redis import job_deserializer
+from worker.loop import ImageWorker
+from worker.settings import WorkerSettings
+
+
+@pytest.fixture
+def arq_worker():
+    async def generate(ctx, payload): ...
+
+    return arq.worker.Worker(functions=[arq.worker.func(generate, name="generate")])
+
+
+@pytest.mark.parametrize(("name", "parameters"), list(arq_compat.OVERRIDDEN.items()))
+def test_the_overridden_methods_keep_their_parameters(name, parameters):
+    method = getattr(arq.worker.Worker, name, None)
+    assert method is not None, f"arq's Worker has no {name} any more"
+    assert tuple(inspect.signature(method).parameters)[1:] == parameters
+    assert name in vars(ImageWorker), f"{name} is listed but worker/loop.py no longer overrides it"
+
+
+@pytest.mark.parametrize("name", arq_compat.USED)
+def test_the_members_used_exist(arq_worker, name):
+    found = hasattr(arq.worker.Worker, name) or hasattr(arq_worker, name)
+    assert found, f"arq's Worker has no {name} any more"
+
+
+def test_run_job_takes_an_id_and_a_score():
+    assert tuple(inspect.signature(arq.worker.Worker.run_job).parameters) == (
+        "self",
+        "job_id",
+        "score",
+    )
+
+
+def test_a_hand_built_record_reads_back_as_arq_reads_it():
+    record = arq_compat.job_record("generate", (b"payload",), 1234)
+    job = deserialize_job(record, deserializer=job_deserializer)
+    assert (job.function, job.args, job.kwargs, job.job_try, job.enqueue_time.timestamp()) == (
+        "generate",
+        [b"payload"],  # msgpack has no tuples
+        {},
+        None,
+        1.234,
+    )
+
+
+def test_the_keys_are_arqs(arq_worker):
+    assert arq_compat.bookkeeping_keys("j1") == ("arq:in-progress:j1", "arq:retry:j1", "arq:job:j1")
+    assert arq_compat.lease_key("j1") == arq_compat.LEASE_PREFIX + "j1"
+
+
+def test_the_worker_logs_redis_info_through_the_name_skip_redis_info_replaces():
+    assert callable(arq.worker.log_redis_info)
+    source = inspect.getsource(arq.worker.Worker.main)
+    assert "log_redis_info(" in source, "arq's Worker.main no longer calls log_redis_info"
+
+
+def test_every_worker_setting_reaches_the_worker():
+    """get_kwargs silently drops what Worker does not take: a misspelt setting would vanish."""
+    settings = {name for name in vars(WorkerSettings) if not name.startswith("_")}
+    assert set(arq_compat.worker_kwargs(WorkerSettings)) == settings
