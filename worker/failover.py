@@ -23,6 +23,7 @@ Images = list[tuple[bytes, ImageInfo]]
 
 BENCH_SECONDS = {Reason.KEY: 600, Reason.QUOTA: 3600, Reason.RATE: 60}
 _RATE_REASONS = (Reason.RATE, Reason.QUOTA)
+MAX_SIDE = 16384  # no upstream makes larger images; a header claiming more is lying
 
 
 class KeyRing:
@@ -126,6 +127,10 @@ class Failover:
                 return recognise(await adapter(upstream, request))
         except TimeoutError:
             raise UpstreamFailure(Reason.TIMEOUT, f"no answer within {budget:g} s") from None
+        except RecursionError:  # any JSON decoder meeting an answer nested thousands deep
+            raise UpstreamFailure(
+                Reason.UNUSABLE, "the upstream answered with JSON nested too deep to read"
+            ) from None
 
     def _stop_if_final(self, provider: ProviderSpec, failure: UpstreamFailure) -> None:
         """Raise the client's error for failures another key cannot fix."""
@@ -181,9 +186,15 @@ def recognise(images: list[bytes]) -> Images:
                 Reason.UNUSABLE,
                 "the upstream answered with something that is not a PNG, JPEG, WebP or GIF",
             )
+        if not (1 <= info.width <= MAX_SIDE and 1 <= info.height <= MAX_SIDE):
+            raise UpstreamFailure(
+                Reason.UNUSABLE,
+                f"the upstream's image claims {info.width}x{info.height} px, "
+                f"outside 1-{MAX_SIDE} px a side",
+            )
         recognised.append((data, info))
     if not recognised:
-        raise UpstreamFailure(Reason.UNAVAILABLE, "the upstream answered without images")
+        raise UpstreamFailure(Reason.UNUSABLE, "the upstream answered without images")
     return recognised
 
 

@@ -11,6 +11,7 @@ from common.config.types import Settings
 from common.store.events import EventLog
 from common.store.images import ImageStore
 from worker.failover import Failover
+from worker.upstream.http import ACCEPT_ENCODING
 
 
 class Services(NamedTuple):
@@ -41,6 +42,9 @@ def build_services(
         # the job's deadline); this is a backstop that never cuts an attempt short.
         timeout=httpx.Timeout(_longest_timeout(settings), connect=settings.connect_timeout),
         follow_redirects=False,
+        # Only what worker/upstream/http.py inflates under its cap; httpx adds br and zstd when
+        # their packages happen to be installed.
+        headers={"Accept-Encoding": ACCEPT_ENCODING},
         transport=transport or AiohttpTransport(limits=limits),
     )
     return Services(

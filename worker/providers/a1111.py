@@ -50,7 +50,7 @@ async def generate(upstream: Upstream, request: UpstreamRequest) -> list[bytes]:
     except msgspec.DecodeError:
         raise answer_failure(200, answer) from None
     if not images:
-        raise UpstreamFailure(Reason.UNAVAILABLE, "the upstream answered without images")
+        raise UpstreamFailure(Reason.UNUSABLE, "the upstream answered without images")
     if len(images) == request.n + 1:
         images = images[1:]  # the batch's grid comes first unless the server's return_grid is off
-    return [decode_base64(image) for image in images]
+    return [decode_base64(image) for image in images[: request.n]]

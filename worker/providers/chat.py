@@ -43,7 +43,7 @@ async def generate(upstream: Upstream, request: UpstreamRequest) -> list[bytes]:
         failed = is_html(body) or not text.strip()
         raise answer_failure(200, body) if failed else classify(200, text.strip()[:300])
     images = []
-    for ref in refs:
+    for ref in refs[: request.n]:  # an answer may link more images than were asked for
         if ref.startswith(("http://", "https://", "/")):
             images.append(await download(upstream.client, urljoin(url, ref), url, auth))
         else:

@@ -86,5 +86,5 @@ async def generate(upstream: Upstream, request: UpstreamRequest) -> list[bytes]:
     if not envelope.success:
         raise answer_failure(200, body, meaning=MEANING)
     if envelope.result is None or not envelope.result.image:
-        raise UpstreamFailure(Reason.UNAVAILABLE, "the upstream answered without an image")
+        raise UpstreamFailure(Reason.UNUSABLE, "the upstream answered without an image")
     return [decode_base64(envelope.result.image)]

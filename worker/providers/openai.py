@@ -80,8 +80,9 @@ async def generate(upstream: Upstream, request: UpstreamRequest) -> list[bytes]:
     _, body = await post_json(upstream.client, url, build_body(request), headers=auth)
     images = _images(body)
     if not images:
-        raise UpstreamFailure(Reason.UNAVAILABLE, "the upstream answered without images")
-    return [await _image_bytes(upstream, image, url, auth) for image in images]
+        raise UpstreamFailure(Reason.UNUSABLE, "the upstream answered without images")
+    # A server may list more images than asked for: the extra ones are never downloaded.
+    return [await _image_bytes(upstream, image, url, auth) for image in images[: request.n]]
 
 
 async def _image_bytes(

@@ -51,6 +51,6 @@ async def generate(upstream: Upstream, request: UpstreamRequest) -> list[bytes]:
         raise answer_failure(200, body) from None
     images = answer.images or answer.data
     if not images:
-        raise UpstreamFailure(Reason.UNAVAILABLE, "the upstream answered without images")
-    # The URLs expire within the hour: fetch them now.
-    return [await download(upstream.client, image.url, url, auth) for image in images]
+        raise UpstreamFailure(Reason.UNUSABLE, "the upstream answered without images")
+    # The URLs expire within the hour: fetch them now (no more of them than were asked for).
+    return [await download(upstream.client, image.url, url, auth) for image in images[: request.n]]

@@ -28,15 +28,17 @@ def _is_public(address: str) -> bool:
     return ip.is_global and not ip.is_multicast
 
 
-async def check_target(url: str, trusted_host: str) -> None:
+async def check_target(url: str, trusted: tuple[str, str, int | None]) -> None:
     """Refuse non-http(s) URLs and hosts that resolve to private, loopback or link-local addresses,
-    unless the host is the provider's own configured one (self-hosted upstreams live there)."""
-    scheme, host, port = _origin(url)
+    unless the URL has the provider's own configured origin, scheme, host and port alike
+    (self-hosted upstreams live there; another port of that host may be anything)."""
+    origin = _origin(url)
+    scheme, host, port = origin
     if scheme not in ("http", "https") or not host:
         raise UpstreamFailure(
             Reason.UNUSABLE, "the upstream answered with an image URL that is not http(s)"
         )
-    if host == trusted_host:
+    if origin == trusted:
         return
     try:
         infos = await asyncio.get_running_loop().getaddrinfo(host, port, type=socket.SOCK_STREAM)
@@ -57,7 +59,7 @@ async def download(
     go only to the provider's own origin."""
     provider_origin = _origin(provider_url)
     for _ in range(MAX_REDIRECTS + 1):
-        await check_target(url, provider_origin[1])
+        await check_target(url, provider_origin)
         headers = auth if _origin(url) == provider_origin else {}
         with transport_errors():
             async with client.stream(

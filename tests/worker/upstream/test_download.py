@@ -75,11 +75,23 @@ async def test_a_redirect_to_a_private_address_is_refused(upstream, elsewhere):
     assert refused.value.reason is Reason.UNUSABLE and "private address" in refused.value.message
 
 
-async def test_the_provider_key_never_goes_to_another_origin(upstream, elsewhere):
+async def test_another_port_of_the_providers_host_is_not_exempt(upstream, elsewhere):
+    server, _ = upstream
+    other, _ = elsewhere
+    provider_url = f"{server.url}/v1/images/generations"  # same host as `other`, another port
+    with pytest.raises(UpstreamFailure) as refused:
+        async with httpx.AsyncClient() as client:
+            await download(client, f"{other.url}/picture.png", provider_url, {})
+    assert refused.value.reason is Reason.UNUSABLE and "private address" in refused.value.message
+
+
+async def test_the_provider_key_never_goes_to_another_origin(upstream, elsewhere, monkeypatch):
     server, _ = upstream
     other, image = elsewhere
     other.clear()
     provider_url = f"{server.url}/v1/images/generations"  # same host as `other`, another port
+    # `other` stands for a public host here: loopback is refused unless it is the provider's.
+    monkeypatch.setattr("worker.upstream.download._is_public", lambda address: True)
     async with httpx.AsyncClient() as client:
         image_url = f"{other.url}/bounce?to={other.url}/picture.png"
         fetched = await download(
