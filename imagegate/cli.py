@@ -58,15 +58,14 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     from imagegate import processes  # imported here: check-config needs neither uvicorn nor arq
 
-    if args.command == "api":
-        processes.run_api(settings)
-    elif args.command == "worker" and args.healthcheck:
+    if args.command == "worker" and args.healthcheck:
         return 0 if asyncio.run(processes.worker_is_alive(settings)) else 1
-    elif args.command == "worker":
-        uvloop.run(processes.run_worker(settings))
-    else:
-        uvloop.run(processes.serve(settings))
-    return 0
+    run = {"api": processes.run_api, "worker": processes.run_worker, "serve": processes.serve}
+    try:
+        return uvloop.run(run[args.command](settings))
+    except processes.CannotListen as exc:
+        print(exc, file=sys.stderr)
+        return 1
 
 
 def describe(settings: Settings) -> str:

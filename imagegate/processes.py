@@ -2,10 +2,15 @@
 
 import asyncio
 import contextlib
+import errno
+import functools
+import logging
 import secrets
+import signal
 import socket
 import sys
 import time
+from collections.abc import Iterator
 
 import uvicorn
 from msgspec.structs import replace
@@ -18,6 +23,58 @@ from imagegate.embedded import private_redis
 from worker.settings import create_worker
 
 DRAIN_SECONDS = 30
+log = logging.getLogger("imagegate")
+
+
+class CannotListen(Exception):
+    """The address is taken or not ours to bind: said in one line, before anything started."""
+
+
+class _Server(uvicorn.Server):
+    """uvicorn's server with the signals left to us: uvicorn re-raises a SIGTERM it caught once
+    it has shut down, which would kill `serve` before its worker drained and its Redis stopped."""
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        yield
+
+
+class _Stop:
+    """SIGINT and SIGTERM alike: the first stops the server gracefully, a second at once."""
+
+    def __init__(self) -> None:
+        self.server: uvicorn.Server | None = None
+        self.signals = 0
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, self._received)
+
+    def _received(self) -> None:
+        self.signals += 1
+        self.apply()
+
+    def apply(self) -> None:
+        if self.server is not None and self.signals:
+            self.server.should_exit = True
+            self.server.force_exit = self.signals > 1
+
+
+def listen(host: str, port: int) -> socket.socket:
+    """The listening socket, bound before any banner, key or Redis."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+    except OSError as exc:
+        sock.close()
+        why = (
+            "the port is already in use (another imagegate?); choose another with --port or PORT"
+            if exc.errno == errno.EADDRINUSE
+            else exc.strerror or type(exc).__name__
+        )
+        raise CannotListen(f"imagegate cannot listen on {host}:{port}: {why}") from None
+    return sock
 
 
 def _server(app, host: str, port: int) -> uvicorn.Server:
@@ -31,14 +88,19 @@ def _server(app, host: str, port: int) -> uvicorn.Server:
         access_log=False,
         timeout_graceful_shutdown=10,
     )
-    return uvicorn.Server(config)
+    return _Server(config)
 
 
-def run_api(settings: Settings) -> None:
-    _server(create_app(settings), settings.host, settings.port).run()
+async def run_api(settings: Settings) -> int:
+    sock = listen(settings.host, settings.port)
+    stop = _Stop()
+    stop.server = _server(create_app(settings), settings.host, settings.port)
+    stop.apply()
+    await stop.server.serve(sockets=[sock])
+    return 0
 
 
-async def run_worker(settings: Settings) -> None:
+async def run_worker(settings: Settings) -> int:
     redis = connect(settings.redis_url or DEFAULT_URL, command_timeout=None)
     worker = create_worker(settings, redis)
     try:
@@ -46,6 +108,7 @@ async def run_worker(settings: Settings) -> None:
             await worker.async_run()
     finally:
         await worker.close()
+    return 0
 
 
 async def worker_is_alive(settings: Settings) -> bool:
@@ -58,8 +121,11 @@ async def worker_is_alive(settings: Settings) -> bool:
     return any(beat.decode().startswith(socket.gethostname() + ":") for beat in beats)
 
 
-async def serve(settings: Settings) -> None:
-    """api and worker together; a private Redis when REDIS_URL is unset; a printed key when none is set."""
+async def serve(settings: Settings) -> int:
+    """api and worker together; a private Redis when REDIS_URL is unset; a printed key when none
+    is set. Signals stop it gracefully from the start; the banner waits for the server."""
+    sock = listen(settings.host, settings.port)
+    stop = _Stop()
     generated_key = None
     if not settings.gateway_keys and not settings.allow_anonymous:
         generated_key = "ig-" + secrets.token_urlsafe(24)
@@ -78,16 +144,32 @@ async def serve(settings: Settings) -> None:
         )
         worker = create_worker(settings, worker_redis, handle_signals=False)
         worker_task = asyncio.create_task(worker.async_run())
-        server = _server(
-            create_app(settings, redis=in_process() if in_process else None),
-            settings.host,
-            settings.port,
-        )
-        _banner(settings, where, generated_key)
+        app = create_app(settings, redis=in_process() if in_process else None)
+        stop.server = _server(app, settings.host, settings.port)
+        stop.apply()
+        worker_task.add_done_callback(functools.partial(_worker_ended, stop.server))
+        server_task = asyncio.create_task(stop.server.serve(sockets=[sock]))
         try:
-            await server.serve()
+            while not stop.server.started and not server_task.done():
+                await asyncio.sleep(0.01)
+            if stop.server.started and not stop.server.should_exit:
+                _banner(settings, where, generated_key)
+            await server_task
         finally:
             await _stop_worker(worker, worker_task)
+    return 1 if worker_task.done() and not worker_task.cancelled() else 0
+
+
+def _worker_ended(server: uvicorn.Server, task: asyncio.Task) -> None:
+    """The in-process worker never dies silently: if it ends, serve stops, saying why."""
+    if task.cancelled():
+        return
+    error = task.exception()
+    log.error(
+        "the worker stopped (%s); imagegate serve stops too",
+        type(error).__name__ if error else "it returned",
+    )
+    server.should_exit = True
 
 
 async def _stop_worker(worker, task: asyncio.Task) -> None:

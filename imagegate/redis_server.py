@@ -1,8 +1,13 @@
 """A private `redis-server` process: for `imagegate serve` without REDIS_URL, and for tests."""
 
+import ctypes
+import functools
+import os
 import shutil
+import signal
 import socket
 import subprocess
+import sys
 import tempfile
 import time
 
@@ -19,21 +24,37 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
+_PR_SET_PDEATHSIG = 1
+_prctl = ctypes.CDLL(None).prctl if sys.platform.startswith("linux") else None
+
+
+def _die_with(parent: int) -> None:
+    """Run in the child before exec: the kernel kills it when its parent dies, SIGKILL of the
+    parent included, so a private redis-server never outlives the process that started it."""
+    if _prctl is not None:
+        _prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
+    if os.getppid() != parent:  # the parent died before the request took effect
+        os._exit(1)
+
+
 class RedisProcess:
     """One redis-server that keeps nothing on disk, with a memory cap and `noeviction`
-    (nothing queued or paid for may ever be evicted)."""
+    (nothing queued or paid for may ever be evicted). It dies with the thread that started
+    it (Linux), and its working folder is removed as soon as it has started: nothing of it
+    is left behind however this process ends."""
 
     def __init__(self, *, port: int | None = None, maxmemory: str = "512mb") -> None:
         self.port = port or free_port()
         self.maxmemory = maxmemory
         self.url = f"redis://127.0.0.1:{self.port}/0"
         self._process: subprocess.Popen | None = None
-        self._dir = tempfile.mkdtemp(prefix="imagegate-redis-")
+        self._dir = ""
 
     def start(self, timeout: float = 10.0) -> "RedisProcess":
         binary = redis_server_binary()
         if binary is None:
             raise FileNotFoundError("redis-server is not installed")
+        self._dir = tempfile.mkdtemp(prefix="imagegate-redis-")
         self._process = subprocess.Popen(
             [
                 binary,
@@ -56,8 +77,14 @@ class RedisProcess:
             stderr=subprocess.DEVNULL,
             # Its own session: Ctrl+C in a terminal must not kill Redis before we drain the jobs.
             start_new_session=True,
+            preexec_fn=functools.partial(_die_with, os.getpid()),
         )
-        self._wait_until_ready(timeout)
+        try:
+            self._wait_until_ready(timeout)
+        finally:
+            # redis-server has made it its working folder; with persistence off it writes
+            # nothing there, so the folder can go now rather than at a stop that may never come.
+            shutil.rmtree(self._dir, ignore_errors=True)
         return self
 
     def _wait_until_ready(self, timeout: float) -> None:
@@ -88,7 +115,6 @@ class RedisProcess:
             except subprocess.TimeoutExpired:
                 self._process.kill()
                 self._process.wait()
-        shutil.rmtree(self._dir, ignore_errors=True)
 
     def flush(self) -> None:
         with redis.Redis(host="127.0.0.1", port=self.port) as client:

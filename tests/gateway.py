@@ -12,7 +12,9 @@ from pathlib import Path
 
 import httpx
 import openai
+import redis
 
+from common.store import keys
 from imagegate.redis_server import free_port
 
 GATEWAY_KEY = "ig-test-key"
@@ -100,6 +102,12 @@ class Gateway:
         worker = Process(["worker"], self.env, self.log_dir, f"worker-{len(self.workers)}")
         self.workers.append(worker)
         return worker
+
+    def park_a_worker(self) -> None:
+        """The heartbeat of a worker that takes no job: jobs are admitted (the api refuses them
+        with no live worker at all) and wait in the queue."""
+        with redis.Redis.from_url(self.env["REDIS_URL"]) as client:
+            client.zadd(keys.WORKERS, {"parked-by-test": time.time() + 3600})
 
     def wait_until_healthy(self, workers: int = 1, timeout: float = START_TIMEOUT) -> dict:
         deadline = time.monotonic() + timeout

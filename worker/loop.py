@@ -23,7 +23,7 @@ from common.errors import ImagegateError
 from common.schemas import Failed
 from common.store import keys
 from common.store.arq_compat import bookkeeping_keys, lease_key
-from common.store.redis import subscription
+from common.store.redis import subscription, wait_until_reachable
 from worker.pickup import pick_up_due
 
 log = logging.getLogger("imagegate.worker")
@@ -50,8 +50,12 @@ class ImageWorker(Worker):
         self.ctx["settle"] = self.settle
         self._last_beat = 0.0
         self._last_renewal = 0.0
+        self._redis_down = False
+        self._ready = False
 
     async def main(self) -> None:
+        # arq's own start-up would die with a traceback on a Redis that is not up yet.
+        await wait_until_reachable(self.pool, "the worker")
         listener = asyncio.create_task(self._listen_for_wakeups())
         try:
             await super().main()
@@ -74,15 +78,30 @@ class ImageWorker(Worker):
             self._reap()
             await self.heart_beat()
         except (RedisError, OSError) as exc:
-            log.warning(
-                "Redis is unavailable (%s); the worker retries in a second", type(exc).__name__
-            )
+            self._lost_redis(exc)
             await asyncio.sleep(1)
             return
+        self._answering()
         with contextlib.suppress(TimeoutError):
             # Wake at least three times a lease, so leases are renewed in time.
             async with asyncio.timeout(min(IDLE_POLL, self.lease_seconds / 3)):
                 await self._wake.wait()
+
+    def _lost_redis(self, exc: Exception) -> None:
+        if not self._redis_down:
+            log.warning(
+                "Redis is unavailable (%s); the worker retries every second", type(exc).__name__
+            )
+        self._redis_down = True
+        # A restarted Redis has lost the heartbeat: send it on the first iteration back.
+        self._last_beat = self._last_renewal = 0.0
+
+    def _answering(self) -> None:
+        if self._redis_down:
+            log.info("Redis answers again; the worker takes jobs")
+        elif not self._ready:
+            log.info("worker %s ready: up to %d jobs at a time", self.worker_id, self.max_jobs)
+        self._redis_down, self._ready = False, True
 
     async def _start(self, jobs: list[tuple[str, int]]) -> None:
         """Run picked jobs as arq's start_jobs does, its slot accounting included (never
@@ -172,4 +191,8 @@ class ImageWorker(Worker):
             if self._pool is not None:
                 await self.pool.zrem(keys.WORKERS, self.worker_id)
                 await self.pool.hdel(keys.WORKER_LOAD, self.worker_id)
-        await super().close()
+        try:
+            await super().close()
+        except (RedisError, OSError):  # stopped while Redis is down: arq's close gave up early
+            if "services" in self.ctx:
+                await self.ctx["services"].http.aclose()

@@ -15,13 +15,15 @@ from common.store import keys
 from common.store.arq_compat import job_key, job_record, now_ms
 
 QUEUE_RETRY_AFTER = 10
+NO_WORKERS_RETRY_AFTER = 5
 MEMORY_CHECK_EVERY = 1.0  # seconds; INFO is too costly to ask on every request
 
 # KEYS: rate log, queue, workers, worker load, job record.
 # ARGV: now, rate limit (0: off), rate entry, max queue depth, heartbeat fresh since,
 #       job record, record ttl ms, job id, queue score ms, wake channel.
-# The rate log is a sliding minute; a refused request does not use up the allowance. Jobs
-# waiting to start are the queue minus what live workers report running.
+# The rate log is a sliding minute; a refused request does not use up the allowance. No live
+# worker means no job (nobody would take it). Jobs waiting to start are the queue minus what
+# live workers report running.
 _ADMIT = """
 local now, limit = tonumber(ARGV[1]), tonumber(ARGV[2])
 if limit > 0 then
@@ -30,8 +32,11 @@ if limit > 0 then
     return {'rate', redis.call('ZRANGE', KEYS[1], 0, 0, 'WITHSCORES')[2]}
   end
 end
-local running = 0
-for _, worker in ipairs(redis.call('ZRANGEBYSCORE', KEYS[3], ARGV[5], '+inf')) do
+local running, workers = 0, redis.call('ZRANGEBYSCORE', KEYS[3], ARGV[5], '+inf')
+if #workers == 0 then
+  return {'workers'}
+end
+for _, worker in ipairs(workers) do
   running = running + tonumber(redis.call('HGET', KEYS[4], worker) or '0')
 end
 if redis.call('ZCARD', KEYS[2]) - running >= tonumber(ARGV[4]) then
@@ -90,6 +95,13 @@ class Admission:
             raise RateLimited(
                 f"more than {self._settings.rate_limit_per_minute} requests a minute with this key",
                 retry_after=max(1, round(float(verdict[1]) + 60 - now)),
+            )
+        if verdict[0] == b"workers":
+            raise ServiceUnavailable(
+                "no worker is running to make the image; start `imagegate worker` (or check why"
+                " the workers cannot reach Redis)",
+                code="no_workers",
+                retry_after=NO_WORKERS_RETRY_AFTER,
             )
         if verdict[0] == b"queue":
             raise ServiceUnavailable(

@@ -154,13 +154,16 @@ class EventHub:
 
     async def run(self) -> None:
         """Keep the subscription alive until `stop()`, reconnecting with backoff."""
-        delay = 0.1
+        delay, warned = 0.1, False
         while not self._stopping:
             try:
                 await self._listen()
             except (RedisError, OSError) as exc:
+                if self.connected.is_set() or not warned:  # once an outage, not an attempt
+                    log.warning("event subscription lost (%s); reconnecting", type(exc).__name__)
+                    delay = 0.1
                 self.connected.clear()
-                log.warning("event subscription lost (%s); reconnecting", type(exc).__name__)
+                warned = True
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, 2.0)
             else:

@@ -3,6 +3,7 @@ instead of arq's default pickle (a job read from Redis must never be able to run
 
 import asyncio
 import contextlib
+import logging
 import socket
 from collections.abc import AsyncIterator
 
@@ -10,6 +11,9 @@ import msgspec
 from arq.connections import ArqRedis
 from redis.asyncio import BlockingConnectionPool, ConnectionPool, Redis
 from redis.asyncio.client import PubSub
+from redis.exceptions import RedisError
+
+log = logging.getLogger("imagegate.redis")
 
 # arq's job records, on both sides of the queue.
 job_serializer = msgspec.msgpack.encode
@@ -71,3 +75,26 @@ async def subscription(redis: Redis, channel: str) -> AsyncIterator[PubSub]:
     finally:
         with contextlib.suppress(Exception):
             await asyncio.wait_for(pubsub.aclose(), 1)
+
+
+async def wait_until_reachable(redis: Redis, who: str) -> None:
+    """Return once Redis answers PING, retrying with backoff; the wait is logged once, not once
+    an attempt, and never as a traceback (a process may well start before its Redis)."""
+    delay, warned = 0.25, False
+    while True:
+        try:
+            await redis.ping()
+        except (RedisError, OSError) as exc:
+            if not warned:
+                log.warning(
+                    "Redis is not answering (%s); %s keeps trying and starts when it does",
+                    type(exc).__name__,
+                    who,
+                )
+                warned = True
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 2.0)
+        else:
+            if warned:
+                log.info("Redis answers; %s goes on", who)
+            return

@@ -45,6 +45,7 @@ def test_rate_limit_is_shared_by_every_api_process(start_gateway):
 
 async def test_past_the_queue_limit_nothing_is_enqueued(start_gateway):
     gateway = start_gateway({"MAX_QUEUE_DEPTH": "2"}, workers=0)
+    gateway.park_a_worker()
     async with httpx.AsyncClient(
         base_url=gateway.url, headers=gateway.headers(), timeout=60
     ) as client:

@@ -102,13 +102,14 @@ async def test_a_job_nobody_waits_for_any_more_expires_instead_of_running(
     with Gateway(own_redis.url, {**openai_env(server.url), "REQUEST_TIMEOUT": "1"}).start(
         workers=0
     ) as gateway:
+        gateway.park_a_worker()
         timed_out = httpx.post(
             f"{gateway.url}{CHAT}", json=request("a raft"), headers=gateway.headers(), timeout=10
         )
         assert timed_out.status_code == 504 and timed_out.headers["x-should-retry"] == "false"
         job_id = timed_out.json()["error"]["message"].split("job ")[1].rstrip(")")
         gateway.add_worker()
-        gateway.wait_until_healthy(1)
+        gateway.wait_until_healthy(2)  # the parked one and the real one
         time.sleep(1)
         assert upstream_calls(server) == 0
         assert job_id and job_id in timed_out.json()["error"]["message"]

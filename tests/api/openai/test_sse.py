@@ -78,7 +78,8 @@ async def test_past_the_request_timeout_the_stream_ends_with_a_timeout_error():
 
 
 def test_the_sdk_reads_an_error_chunk_as_an_api_error(start_gateway):
-    gateway = start_gateway({"REQUEST_TIMEOUT": "1"}, workers=0)  # no worker: the job never runs
+    gateway = start_gateway({"REQUEST_TIMEOUT": "1"}, workers=0)
+    gateway.park_a_worker()  # the job is admitted but never runs
     stream = gateway.client().chat.completions.create(
         model="placeholder", messages=[{"role": "user", "content": "a fox"}], stream=True
     )
