@@ -1,8 +1,12 @@
 """A fake OpenAI Images upstream for benchmarks: answers every POST with the same prebuilt
-response, instantly or after a delay, and counts how many requests it holds at once.
+response, instantly or after a delay, and accounts for the requests it holds.
 
 A bare asyncio protocol rather than a web framework: it shares the two cores with what is
-measured, so it must cost as little as possible. `GET /stats` reports, `POST /stats` resets.
+measured, so it must cost as little as possible. A path starting `/slow<ms>/` (say
+`/slow2000/v1/images/generations`) waits that many milliseconds before answering, so one
+fake serves both the instant and the slow scenarios. `GET /stats` reports — `held_seconds`
+is the integral of requests in flight over time, so held_seconds / elapsed is the mean
+number in flight — and `POST /stats` resets.
 """
 
 import argparse
@@ -10,6 +14,7 @@ import asyncio
 import base64
 import json
 import random
+import time
 
 import uvloop
 
@@ -31,18 +36,56 @@ def http_response(status: str, body: bytes, content_type: str = "application/jso
 
 class Stats:
     def __init__(self) -> None:
+        self.reset()
+
+    def reset(self) -> None:
         self.in_flight = self.max_in_flight = self.served = 0
+        self.held_seconds, self._since = 0.0, time.perf_counter()
+
+    def _account(self) -> None:
+        now = time.perf_counter()
+        self.held_seconds += self.in_flight * (now - self._since)
+        self._since = now
+
+    def enter(self) -> None:
+        self._account()
+        self.in_flight += 1
+        self.max_in_flight = max(self.max_in_flight, self.in_flight)
+
+    def leave(self) -> None:
+        self._account()
+        self.in_flight -= 1
+
+    def report(self) -> bytes:
+        self._account()
+        keys = ("in_flight", "max_in_flight", "served", "held_seconds")
+        return json.dumps({key: getattr(self, key) for key in keys}).encode()
+
+
+def _delay(path: str, default: float) -> float:
+    if path.startswith("/slow"):
+        return int(path[5:].split("/", 1)[0]) / 1000
+    return default
 
 
 class UpstreamProtocol(asyncio.Protocol):
     def __init__(self, answer: bytes, delay: float, stats: Stats) -> None:
         self.answer, self.delay, self.stats = answer, delay, stats
-        self.buffer = b""
+        self.buffer = bytearray()
+        self.head: tuple[str, str] | None = None
+        self.remaining = 0  # body bytes of the current request still to come
 
     def connection_made(self, transport: asyncio.Transport) -> None:
         self.transport = transport
 
     def data_received(self, data: bytes) -> None:
+        if self.head is not None:  # inside a large body (an edit's upload): skip it unkept
+            taken = min(self.remaining, len(data))
+            self.remaining -= taken
+            data = data[taken:]
+            if self.remaining:
+                return
+            self._dispatch()
         self.buffer += data
         while (end := self.buffer.find(b"\r\n\r\n")) >= 0:
             head = self.buffer[:end].decode("latin-1")
@@ -54,30 +97,37 @@ class UpstreamProtocol(asyncio.Protocol):
                 ),
                 0,
             )
-            if len(self.buffer) < end + 4 + length:
-                return
-            self.buffer = self.buffer[end + 4 + length :]
             method, path = head.split(" ", 2)[:2]
-            asyncio.get_running_loop().create_task(self.answer_request(method, path))
+            self.head, rest = (method, path), len(self.buffer) - end - 4
+            if rest < length:
+                self.remaining = length - rest
+                self.buffer.clear()
+                return
+            del self.buffer[: end + 4 + length]
+            self._dispatch()
+
+    def _dispatch(self) -> None:
+        method, path = self.head
+        self.head = None
+        asyncio.get_running_loop().create_task(self.answer_request(method, path))
 
     async def answer_request(self, method: str, path: str) -> None:
         stats = self.stats
         if path == "/stats":
-            body = json.dumps(vars(stats)).encode()
+            body = stats.report()
             if method == "POST":
-                stats.max_in_flight = stats.served = 0
+                stats.reset()
             self.transport.write(http_response("200 OK", body))
             return
-        stats.in_flight += 1
-        stats.max_in_flight = max(stats.max_in_flight, stats.in_flight)
+        stats.enter()
         try:
-            if self.delay:
-                await asyncio.sleep(self.delay)
+            if delay := _delay(path, self.delay):
+                await asyncio.sleep(delay)
             if not self.transport.is_closing():
                 self.transport.write(self.answer)
                 stats.served += 1
         finally:
-            stats.in_flight -= 1
+            stats.leave()
 
 
 async def serve(port: int, delay: float) -> None:

@@ -1,5 +1,5 @@
 """The processes a benchmark measures (api, workers, Redis) and the fake upstream, with the
-CPU time and peak memory the kernel accounts to each."""
+CPU time and memory the kernel accounts to each."""
 
 import os
 import signal
@@ -14,6 +14,8 @@ from imagegate.redis_server import RedisProcess, free_port
 
 _TICK = os.sysconf("SC_CLK_TCK")
 GATEWAY_KEY = "bench-key"
+SLOW_MODEL = "bench-slow"  # the same fake upstream, answering after SLOW_MS
+SLOW_MS = 2000
 
 
 def cpu_seconds(pid: int) -> float:
@@ -21,47 +23,109 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / _TICK  # utime + stime
 
 
-def peak_rss_mb(pid: int) -> float:
+def tree_cpu_seconds(pid: int) -> float:
+    """CPU of a process and of its living descendants (LiteLLM's uvicorn workers)."""
+    return sum(cpu_seconds(each) for each in [pid, *descendants(pid)])
+
+
+def descendants(pid: int) -> list[int]:
+    children: dict[int, list[int]] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        children.setdefault(int(fields[1]), []).append(int(stat.parent.name))
+    found, todo = [], list(children.get(pid, []))
+    while todo:
+        found.append(child := todo.pop())
+        todo += children.get(child, [])
+    return found
+
+
+def _status_mb(pid: int, field: str) -> float:
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
+        if line.startswith(field):
             return int(line.split()[1]) / 1024
     return 0.0
 
 
-def _spawn(args: list[str], env: dict[str, str]) -> subprocess.Popen:
+def peak_rss_mb(pid: int) -> float:
+    return _status_mb(pid, "VmHWM:")
+
+
+def rss_mb(pid: int) -> float:
+    return _status_mb(pid, "VmRSS:")
+
+
+def spawn(args: list[str], env: dict[str, str], log: Path | None = None) -> subprocess.Popen:
+    out = log.open("wb") if log else subprocess.DEVNULL
     return subprocess.Popen(
-        [sys.executable, *args],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        start_new_session=True,
+        args, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
     )
 
 
-def _wait_http(url: str, timeout: float = 20) -> None:
+def stop(processes: list[subprocess.Popen]) -> None:
+    for process in processes:
+        if process.poll() is None:
+            process.send_signal(signal.SIGINT)
+    for process in processes:
+        try:
+            process.wait(10)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
+
+
+def wait_http(url: str, timeout: float = 20, ready=lambda response: True) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         try:
-            httpx.get(url, timeout=1)
-            return
+            if ready(httpx.get(url, timeout=1)):
+                return
         except httpx.TransportError:
-            time.sleep(0.05)
+            pass
+        time.sleep(0.1)
     raise TimeoutError(url)
 
 
+class Upstream:
+    """The fake OpenAI Images upstream (bench/fake_upstream.py), `delay` seconds by default."""
+
+    def __init__(self, delay: float = 0.0) -> None:
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        args = ["-m", "bench.fake_upstream", "--port", str(self.port), "--delay", str(delay)]
+        self.process = spawn([sys.executable, *args], dict(os.environ))
+        wait_http(f"{self.url}/stats")
+
+    def base(self, slow: bool = False) -> str:
+        return f"{self.url}/slow{SLOW_MS}/v1" if slow else f"{self.url}/v1"
+
+    def stats(self, reset: bool = False) -> dict:
+        return httpx.request("POST" if reset else "GET", f"{self.url}/stats").json()
+
+    def stop(self) -> None:
+        self.process.terminate()
+        self.process.wait(10)
+
+
 class Stack:
-    """Redis, a fake upstream answering after `delay` seconds, one api and `workers` workers."""
+    """Redis, one api and `workers` workers on a fake upstream (its own unless given one):
+    model `bench-model` answers at once (or after `delay`), `bench-slow` after SLOW_MS."""
 
     def __init__(
-        self, *, delay: float = 0.0, workers: int = 1, env: dict[str, str] | None = None
+        self,
+        *,
+        delay: float = 0.0,
+        workers: int = 1,
+        env: dict[str, str] | None = None,
+        upstream: Upstream | None = None,
     ) -> None:
+        self.own_upstream = upstream is None
+        self.upstream = upstream or Upstream(delay)
+        self.upstream_url = self.upstream.url
         self.redis = RedisProcess(maxmemory="2gb").start()
-        self.upstream_port = free_port()
-        self.upstream_url = f"http://127.0.0.1:{self.upstream_port}"
-        self.upstream = _spawn(
-            ["-m", "bench.fake_upstream", "--port", str(self.upstream_port), "--delay", str(delay)],
-            dict(os.environ),
-        )
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.env = {
@@ -69,30 +133,26 @@ class Stack:
             "REDIS_URL": self.redis.url,
             "PORT": str(self.port),
             "GATEWAY_API_KEY": GATEWAY_KEY,
-            "IMAGE_GEN_MODEL_1": "bench-model",
-            "IMAGE_GEN_API_BASE_1": f"{self.upstream_url}/v1",
-            "IMAGE_GEN_API_KEY_1": "sk-bench",
-            "IMAGE_GEN_KIND_1": "openai",
             "IMAGE_EXPIRATION": "120",
             "LOG_LEVEL": "WARNING",
+            **_provider(1, "bench-model", self.upstream.base()),
+            **_provider(2, SLOW_MODEL, self.upstream.base(slow=True)),
             **(env or {}),
         }
-        self.api = _spawn(["-m", "imagegate", "api"], self.env)
-        self.workers = [_spawn(["-m", "imagegate", "worker"], self.env) for _ in range(workers)]
-        _wait_http(f"{self.upstream_url}/stats")
-        self._wait_healthy(workers)
+        command = [sys.executable, "-m", "imagegate"]
+        self.api = spawn([*command, "api"], self.env)
+        self.workers = [spawn([*command, "worker"], self.env) for _ in range(workers)]
+        try:
+            self._wait_healthy(workers)
+        except TimeoutError:
+            self.stop()
+            raise
 
-    def _wait_healthy(self, workers: int, timeout: float = 30) -> None:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            try:
-                health = httpx.get(f"{self.url}/health", timeout=1)
-                if health.status_code == 200 and health.json()["workers"] >= workers:
-                    return
-            except httpx.TransportError:
-                pass
-            time.sleep(0.05)
-        raise TimeoutError("the gateway did not become healthy")
+    def _wait_healthy(self, workers: int) -> None:
+        def ready(health: httpx.Response) -> bool:
+            return health.status_code == 200 and health.json()["workers"] >= workers
+
+        wait_http(f"{self.url}/health", timeout=30, ready=ready)
 
     def redis_pid(self) -> int:
         return self.redis._process.pid
@@ -105,16 +165,12 @@ class Stack:
         return sum(cpu_seconds(pid) for pid in self.measured_pids())
 
     def upstream_stats(self, reset: bool = False) -> dict:
-        return httpx.request("POST" if reset else "GET", f"{self.upstream_url}/stats").json()
+        return self.upstream.stats(reset)
 
     def stop(self) -> None:
-        for process in [*self.workers, self.api, self.upstream]:
-            process.send_signal(signal.SIGINT if process is not self.upstream else signal.SIGTERM)
-        for process in [*self.workers, self.api, self.upstream]:
-            try:
-                process.wait(10)
-            except subprocess.TimeoutExpired:
-                process.kill()
+        stop([*self.workers, self.api])
+        if self.own_upstream:
+            self.upstream.stop()
         self.redis.stop()
 
     def __enter__(self) -> "Stack":
@@ -122,3 +178,12 @@ class Stack:
 
     def __exit__(self, *exc) -> None:
         self.stop()
+
+
+def _provider(index: int, model: str, base: str) -> dict[str, str]:
+    return {
+        f"IMAGE_GEN_MODEL_{index}": model,
+        f"IMAGE_GEN_API_BASE_{index}": base,
+        f"IMAGE_GEN_API_KEY_{index}": "sk-bench",
+        f"IMAGE_GEN_KIND_{index}": "openai",
+    }

@@ -1,6 +1,6 @@
 """Every benchmark scenario of BENCHMARKS.md, one after the other; prints the table.
 
-Run it with bench/run.sh, which installs what a clean machine lacks first.
+Run it with bench/run.sh, which installs what a clean machine lacks first (LiteLLM included).
 """
 
 import asyncio
@@ -16,125 +16,60 @@ from pathlib import Path
 
 import redis
 
-from bench import load
-from bench.processes import GATEWAY_KEY, Stack, peak_rss_mb
+from bench import calls, load, newroutes, side
+from bench.load import Call
+from bench.processes import Stack, rss_mb
+from bench.side import Row, scaled
 from common.store.images import ImageStore
 from common.store.redis import connect
 from worker.render.png import encode_png
 from worker.upstream.sniff import sniff
 
-CHAT = "/v1/chat/completions"
-HEADERS = {"Authorization": f"Bearer {GATEWAY_KEY}"}
-BODY = {
-    "model": "bench-model",
-    "messages": [{"role": "user", "content": "a benchmark kettle"}],
-    "enhance": False,
-}
-# What imagegate's openai adapter sends for BODY: the direct call it is compared with.
-UPSTREAM_BODY = {
-    "model": "bench-model",
-    "prompt": "a benchmark kettle",
-    "n": 1,
-    "size": "1024x1024",
-    "response_format": "b64_json",
-}
 
-Row = tuple[str, str, str]
-
-
-def ms(seconds: float) -> str:
-    return f"{seconds * 1000:.2f} ms"
-
-
-def added_latency() -> list[Row]:
-    with Stack() as stack:
-        direct_url = f"{stack.upstream_url}/v1/images/generations"
-        asyncio.run(load.sequential(direct_url, UPSTREAM_BODY, {}, 50))
-        asyncio.run(load.sequential(stack.url + CHAT, BODY, HEADERS, 50))
-        direct = asyncio.run(load.sequential(direct_url, UPSTREAM_BODY, {}, 500))
-        via = asyncio.run(load.sequential(stack.url + CHAT, BODY, HEADERS, 500))
-    return [
-        (
-            "1. added latency, p50 (concurrency 1)",
-            ms(via.p50 - direct.p50),
-            f"direct {ms(direct.p50)}, through imagegate {ms(via.p50)}",
-        ),
-        (
-            "1. added latency, p99 (concurrency 1)",
-            ms(via.p99 - direct.p99),
-            f"direct {ms(direct.p99)}, through imagegate {ms(via.p99)}; errors {len(via.errors)}",
-        ),
-    ]
-
-
-def throughput() -> list[Row]:
-    with Stack(env={"WORKER_CONCURRENCY": "64"}) as stack:
-        asyncio.run(load.concurrent(stack.url + CHAT, BODY, HEADERS, 32, 300))
-        before = stack.cpu()
-        run = asyncio.run(load.concurrent(stack.url + CHAT, BODY, HEADERS, 32, 4000))
-        used = stack.cpu() - before
-    per_image = used / max(len(run.latencies), 1)
-    return [
-        (
-            "2. throughput (concurrency 32, 1 api + 1 worker)",
-            f"{run.rate:.0f} images/s",
-            f"{len(run.latencies)} done, {len(run.errors)} errors, p99 {ms(run.p99)}",
-        ),
-        (
-            "2. CPU per generation (api + worker + Redis)",
-            ms(per_image),
-            f"{used:.1f} CPU-s for {len(run.latencies)} images",
-        ),
-    ]
-
-
-def in_flight() -> list[Row]:
-    with Stack(delay=2.0, env={"WORKER_CONCURRENCY": "512"}) as stack:
-        stack.upstream_stats(reset=True)
-        run = asyncio.run(load.concurrent(stack.url + CHAT, BODY, HEADERS, 256, 256))
-        held = stack.upstream_stats()["max_in_flight"]
-    return [
-        (
-            "2b. in flight at the upstream (256 clients, 2 s delay)",
-            f"{held / 256:.0%}",
-            f"{held} of 256 at once; {len(run.errors)} errors",
+def many_waiting() -> list[Row]:
+    """1,000 streamed chat requests at once on a 5 s upstream: the api's memory meanwhile."""
+    env = {"WORKER_CONCURRENCY": "1000", "IMAGE_EXPIRATION": "30"}
+    with Stack(delay=5.0, env=env) as stack:
+        clients, rss, stop = [], [], threading.Event()
+        watcher = threading.Thread(
+            target=_watch, args=(stack.redis.port, stack.api.pid, clients, rss, stop)
         )
-    ]
-
-
-def many_streams() -> list[Row]:
-    with Stack(delay=5.0, env={"WORKER_CONCURRENCY": "1000", "IMAGE_EXPIRATION": "30"}) as stack:
-        clients, stop = [], threading.Event()
-        watcher = threading.Thread(target=_watch_clients, args=(stack.redis.port, clients, stop))
         watcher.start()
-        run = asyncio.run(load.streams(stack.url + CHAT, BODY, HEADERS, 1000))
+        call = Call(
+            stack.url + "/v1/chat/completions",
+            calls.HEADERS,
+            json={**calls.CHAT, "stream": True},
+            marker=b"data: ",
+        )
+        run = asyncio.run(load.at_once(call, 1000))
         stop.set()
         watcher.join()
-        api_rss, worker_rss = peak_rss_mb(stack.api.pid), peak_rss_mb(stack.workers[0].pid)
+    api = max(rss, default=0.0)
     return [
-        (
-            "3. 1,000 streams at once (5 s upstream delay)",
+        Row(
+            "1,000 streams at once (5 s upstream)",
+            "chat, streamed",
             f"{len(run.latencies)} done, {len(run.errors)} errors",
-            f"all done in {run.elapsed:.1f} s",
+            f"all done in {run.elapsed:.1f} s; first byte p50 "
+            f"{side.ms(run.percentile(run.first_bytes, 0.5))}, p99 "
+            f"{side.ms(run.percentile(run.first_bytes, 0.99))}",
         ),
-        (
-            "3. time to first byte, p50 / p99",
-            f"{ms(run.percentile(run.first_bytes, 0.5))} / {ms(run.percentile(run.first_bytes, 0.99))}",
+        Row(
+            "api RSS with 1,000 waiting",
+            "chat, streamed",
+            f"{api:.0f} MB",
+            f"Redis connections at most {max(clients, default=0)} (api + worker + this probe)",
             "",
-        ),
-        ("3. peak RSS: api / worker", f"{api_rss:.0f} MB / {worker_rss:.0f} MB", ""),
-        (
-            "3. Redis connections at most",
-            str(max(clients, default=0)),
-            "for 1,000 waiting clients (api + worker + this probe)",
+            f"≤ 300 MB: {side._judge(api, 300, True)}",
         ),
     ]
 
 
-def _watch_clients(port: int, seen: list[int], stop: threading.Event) -> None:
+def _watch(port: int, api: int, seen: list, rss: list, stop: threading.Event) -> None:
     client = redis.Redis(port=port)
     while not stop.wait(0.2):
         seen.append(client.info("clients")["connected_clients"])
+        rss.append(rss_mb(api))
 
 
 def image_serving() -> list[Row]:
@@ -148,10 +83,13 @@ def image_serving() -> list[Row]:
             raws.append(_redis_benchmark_get(stack.redis.port, 1_048_576))
     rate, raw = statistics.median(rates), statistics.median(raws)
     return [
-        (
-            "4. GET /image/<id>, 1 MB (concurrency 16)",
+        Row(
+            "GET /image/<id>, 1 MB, concurrency 16, Redis store",
+            "/image",
             f"{rate:.0f} req/s",
-            f"{client}; redis-benchmark GET of 1 MB: {raw:.0f} req/s → {rate / raw:.0%} (medians of 3)",
+            f"redis-benchmark GET {raw:.0f} req/s ({client}, medians of 3)",
+            f"{rate / raw:.0%}",
+            f"≥ 50 %: {side._judge(rate / raw, 0.5, False)}",
         )
     ]
 
@@ -181,20 +119,8 @@ async def _store_megabyte_image(url: str) -> str:
 
 def _redis_benchmark_get(port: int, size: int) -> float:
     out = subprocess.run(
-        [
-            "redis-benchmark",
-            "-p",
-            str(port),
-            "-t",
-            "set,get",
-            "-n",
-            "4000",
-            "-d",
-            str(size),
-            "-c",
-            "16",
-            "--csv",
-        ],
+        ["redis-benchmark", "-p", str(port), "-t", "set,get", "-n", "4000"]
+        + ["-d", str(size), "-c", "16", "--csv"],
         capture_output=True,
         text=True,
         check=True,
@@ -207,44 +133,66 @@ def horizontal_scale() -> list[Row]:
     rates = []
     for workers in (1, 2):
         with Stack(delay=0.2, workers=workers, env={"WORKER_CONCURRENCY": "8"}) as stack:
-            rates.append(
-                asyncio.run(load.concurrent(stack.url + CHAT, BODY, HEADERS, 64, 640)).rate
-            )
+            call = Call(stack.url + "/v1/chat/completions", calls.HEADERS, json=calls.CHAT)
+            rates.append(asyncio.run(load.concurrent(call, 64, scaled(640))).rate)
     return [
-        (
-            "5. scale-out (0.2 s delay, 8 jobs per worker)",
+        Row(
+            "scale-out, 0.2 s upstream, 8 jobs per worker",
+            "chat",
             f"1 worker {rates[0]:.0f}/s, 2 workers {rates[1]:.0f}/s",
+            "",
             f"× {rates[1] / rates[0]:.2f}",
         )
     ]
 
 
-SCENARIOS = {
-    "latency": added_latency,
-    "throughput": throughput,
-    "inflight": in_flight,
-    "streams": many_streams,
-    "images": image_serving,
-    "scale": horizontal_scale,
+SIDE_BY_SIDE = {
+    "latency": side.latency,
+    "throughput": side.throughput,
+    "inflight": side.in_flight,
+    **newroutes.SCENARIOS,
 }
+ALONE = {"waiting": many_waiting, "images": image_serving, "scale": horizontal_scale}
 
 
 def main() -> None:
-    chosen = sys.argv[1:] or list(SCENARIOS)
+    chosen = sys.argv[1:] or [*SIDE_BY_SIDE, *ALONE]
+    unknown = set(chosen) - set(SIDE_BY_SIDE) - set(ALONE)
+    if unknown:
+        sys.exit(f"unknown scenarios {sorted(unknown)}; known: {[*SIDE_BY_SIDE, *ALONE]}")
     rows: list[Row] = []
+    together = [name for name in chosen if name in SIDE_BY_SIDE]
+    if together:
+        contenders = side.Contenders.start()
+        if contenders.why_no_proxy:
+            print(f"  LiteLLM skipped: {contenders.why_no_proxy}", file=sys.stderr)
+        try:
+            for name in together:
+                rows += _timed(name, SIDE_BY_SIDE[name], contenders)
+        finally:
+            contenders.stop()
     for name in chosen:
-        started = time.perf_counter()
-        rows += SCENARIOS[name]()
-        print(f"  {name}: {time.perf_counter() - started:.0f} s", file=sys.stderr, flush=True)
+        if name in ALONE:
+            rows += _timed(name, ALONE[name])
     table = [
-        "| scenario | result | detail |",
-        "|---|---|---|",
-        *(f"| {a} | {b} | {c} |" for a, b, c in rows),
+        "| measure | route | imagegate | reference | ratio | target |",
+        "|---|---|---|---|---|---|",
+        *(
+            f"| {r.measure} | {r.route} | {r.imagegate} | {r.reference} | {r.ratio} | {r.target} |"
+            for r in rows
+        ),
     ]
     print("\n".join(table))
     results = Path(__file__).parent / "results"
     results.mkdir(exist_ok=True)
     (results / "latest.md").write_text("\n".join(table) + "\n")
+
+
+def _timed(name: str, scenario, *args) -> list[Row]:
+    started = time.perf_counter()
+    rows = scenario(*args)
+    print(f"  {name}: {time.perf_counter() - started:.0f} s", file=sys.stderr, flush=True)
+    return rows
 
 
 if __name__ == "__main__":
