@@ -4,6 +4,7 @@ import asyncio
 import contextlib
 from collections.abc import AsyncIterator
 
+import httpx
 from arq.connections import ArqRedis
 from litestar import Litestar
 from litestar.config.cors import CORSConfig
@@ -15,6 +16,7 @@ from api.errors import EXCEPTION_HANDLERS
 from api.jobs.wait import JobClient
 from api.observability import ApiMetrics, observe
 from api.routes.chat import chat_completions
+from api.routes.edits import images_edits
 from api.routes.health import health
 from api.routes.home import static_files, welcome
 from api.routes.image_files import serve_image
@@ -50,9 +52,12 @@ def _resources(settings: Settings, redis: ArqRedis | None):
         app.state.redis = client
         app.state.images = ImageStore(client, settings.image_expiration, reader)
         app.state.gateway = JobClient(client, hub, settings, app.state.images)
+        # For the input images of edits given as URLs (api/jobs/inputs.py).
+        app.state.http = httpx.AsyncClient(timeout=httpx.Timeout(30.0, connect=10.0))
         try:
             yield
         finally:
+            await app.state.http.aclose()
             hub.stop()
             listener.cancel()
             with contextlib.suppress(asyncio.CancelledError, TimeoutError):
@@ -72,6 +77,7 @@ def create_app(settings: Settings, redis: ArqRedis | None = None) -> Litestar:
         route_handlers=[
             chat_completions,
             images_generations,
+            images_edits,
             list_models,
             get_model,
             health,

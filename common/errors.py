@@ -5,6 +5,7 @@ ImagegateError            any failure we report to a client; carries status, typ
 │   └── ContentRejected 400: an upstream refused the prompt (safety, policy); never retried
 ├── AuthenticationFailed 401: no or wrong gateway key
 ├── NotFound            404: unknown model, route or image
+├── RequestTooLarge     413: an upload past MAX_UPLOAD_BYTES
 ├── IdempotencyKeyReused 422: same Idempotency-Key, different body
 ├── RateLimited         429: our limit, or every upstream key rate limited
 ├── ClientClosedRequest 499: the client left before its answer (nginx's code; nobody reads it)
@@ -88,6 +89,12 @@ class NotFound(ImagegateError):
     status = 404
     type = "invalid_request_error"
     default_code = "not_found"
+
+
+class RequestTooLarge(ImagegateError):
+    status = 413
+    type = "invalid_request_error"
+    default_code = "request_too_large"
 
 
 class IdempotencyKeyReused(ImagegateError):

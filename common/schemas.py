@@ -56,6 +56,14 @@ class GenerateJob(msgspec.Struct, kw_only=True, frozen=True):
     idempotency: tuple[str, str] | None = (
         None  # (Redis key, value) of the claim to free if the job fails
     )
+    # An edit: the input images (PNG, JPEG or WebP, checked by the api) and the mask of the
+    # first. They ride in the job record, so they expire with it and are never logged.
+    images: tuple[bytes, ...] = ()
+    mask: bytes | None = None
+    input_fidelity: str | None = None
+
+    def __repr__(self) -> str:  # a logged job never carries its input images
+        return f"GenerateJob(id={self.id!r}, model={self.model!r}, images={len(self.images)})"
 
 
 class StoredImage(msgspec.Struct, frozen=True, kw_only=True):

@@ -15,7 +15,7 @@ from msgspec.structs import replace
 from redis.asyncio.client import Pipeline
 
 from common.config.types import ModelSpec, ProviderSpec
-from common.errors import ImagegateError, NotFound
+from common.errors import ImagegateError, InvalidRequest, NotFound
 from common.logs import request_id
 from common.prompt.size_plan import SizePlan, plan_size
 from common.schemas import (
@@ -132,6 +132,12 @@ async def make_images(services: Services, job: GenerateJob) -> Outcome:
             param="model",
         )
     provider, model = found
+    if job.images and not model.edits:  # the configuration changed while the job waited
+        raise InvalidRequest(
+            f"the model {model.name!r} cannot edit images",
+            param="model",
+            code="edits_not_supported",
+        )
 
     async def notify(text: str) -> None:
         if job.stream:  # only a stream shows progress; a waiting request needs the outcome alone
@@ -167,16 +173,21 @@ def _request(
     """The upstream request: the job's fields, the model's defaults, a random seed unless given."""
     options = job.options
     seed = options.seed if options.seed is not None else secrets.randbits(32)
+    # An edit keeps its input's size unless the client asked for one.
+    sized = not job.images or job.width is not None or job.ratio is not None
     return UpstreamRequest(
         prompt=enhancement.prompt[: model.prompt_limit],
         model=model,
-        width=plan.width,
-        height=plan.height,
+        width=plan.width if sized else None,
+        height=plan.height if sized else None,
         seed=seed if model.seeds else None,
         negative_prompt=options.negative_prompt,
         steps=options.steps if options.steps is not None else model.steps,
         cfg=options.cfg if options.cfg is not None else model.cfg,
         options=options,
+        images=job.images,
+        mask=job.mask,
+        input_fidelity=job.input_fidelity,
     )
 
 

@@ -50,6 +50,23 @@ class ImageGenerationRequest(GenerationOptions, kw_only=True, frozen=True):
     partial_images: PartialImages = 0
 
 
+class ImageRef(msgspec.Struct, kw_only=True, frozen=True):
+    """An input image of the JSON edit form: a URL (http(s) or `data:`), or a Files API id."""
+
+    image_url: str | None = None
+    file_id: str | None = None  # refused: there is no Files API here
+
+
+class ImageEditRequest(ImageGenerationRequest, kw_only=True, frozen=True):
+    """/v1/images/edits: the generation fields, the input images and a mask of the first.
+
+    Multipart bodies carry the images as file parts; their text parts are converted to this."""
+
+    images: list[ImageRef] = []
+    mask: ImageRef | None = None
+    input_fidelity: Literal["high", "low"] | None = None
+
+
 class ImageData(msgspec.Struct, omit_defaults=True):
     url: str | None = None
     b64_json: str | None = None

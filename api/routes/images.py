@@ -15,7 +15,7 @@ from api.openai.wire import ImageData, ImageGenerationRequest, ImagesResponse
 from api.urls import image_url, public_base_url
 from common.errors import InvalidRequest, NotFound
 from common.logs import request_id
-from common.schemas import StoredImage
+from common.schemas import JobResult, StoredImage
 from common.store.images import ImageStore
 
 
@@ -52,12 +52,17 @@ async def images_generations(
         idempotency_key=request.headers.get("idempotency-key"),
         body=await request.body(),
     )
+    return await images_response(gateway.images, result, base_url, data.response_format)
+
+
+async def images_response(
+    images: ImageStore, result: JobResult, base_url: str, response_format: str | None
+) -> ImagesResponse:
+    """The Images API answer for a finished job, generation or edit alike."""
     # The prompt the upstream received: the enhanced one when enhancement ran.
     revised = result.prompt
-    if data.response_format == "b64_json":
-        items = await asyncio.gather(
-            *(_inline(gateway.images, image, revised) for image in result.images)
-        )
+    if response_format == "b64_json":
+        items = await asyncio.gather(*(_inline(images, image, revised) for image in result.images))
     else:
         items = [
             ImageData(url=image_url(base_url, image.id, image.extension), revised_prompt=revised)

@@ -18,6 +18,9 @@ _DALL_E_2 = ((256, 256), (512, 512), (1024, 1024))
 _DALL_E_3 = ((1024, 1024), (1792, 1024), (1024, 1792))
 _GPT_IMAGE = ((1024, 1024), (1536, 1024), (1024, 1536))
 _ALL_PARAMS = ("negative_prompt", "steps", "cfg")
+# Which models edit input images (ModelSpec.edits), how many at once, whether a mask marks where.
+_EDITS_ONE = {"edits": True, "edit_images": 1, "masks": "optional"}
+_EDITS_MANY = {"edits": True, "edit_images": 16, "masks": "optional"}
 
 # SiliconFlow's recommended Qwen-Image sizes; ratios it recommends nothing for keep the default.
 _QWEN_TABLE = {
@@ -30,6 +33,8 @@ _QWEN_TABLE = {
     "3:2": (1584, 1056),
     "2:3": (1056, 1584),
 }
+
+_SD15 = {"min_side": 256, "max_side": 2048, "max_steps": 20, "params": _ALL_PARAMS}
 
 # exacg's model_index of Z-Image, as in the script imagegate replaces (other clients differ).
 ZIMAGE_INDEX = 5
@@ -66,12 +71,19 @@ KINDS: dict[str, Kind] = {
         models=(
             (
                 "dall-e-2",
-                {"fixed_sizes": _DALL_E_2, "seeds": False, "batch": 4, "prompt_limit": 1000},
+                {
+                    "fixed_sizes": _DALL_E_2,
+                    "seeds": False,
+                    "batch": 4,
+                    "prompt_limit": 1000,
+                    **_EDITS_ONE,
+                },
             ),
             ("dall-e-3", {"fixed_sizes": _DALL_E_3, "seeds": False, "batch": 1}),
-            ("gpt-image", {"fixed_sizes": _GPT_IMAGE, "seeds": False, "batch": 4}),
-            ("", {"seeds": False, "batch": 4}),
+            ("gpt-image", {"fixed_sizes": _GPT_IMAGE, "seeds": False, "batch": 4, **_EDITS_MANY}),
+            ("", {"seeds": False, "batch": 4, **_EDITS_MANY}),
         ),
+        edits=True,
     ),
     "siliconflow": Kind(
         adapter="siliconflow",
@@ -81,9 +93,17 @@ KINDS: dict[str, Kind] = {
         models=(
             # batch_size and guidance_scale exist for Kolors only; Qwen-Image takes `cfg` instead.
             ("Kwai-Kolors/", {"batch": 4, "params": _ALL_PARAMS}),
+            # The Qwen edit models take their inputs inline (`image`, `image2`, `image3`) and
+            # size the answer from them: they refuse image_size.
+            (
+                "Qwen/Qwen-Image-Edit-2509",
+                {"decides_size": True, "params": _ALL_PARAMS, "edits": True, "edit_images": 3},
+            ),
+            ("Qwen/Qwen-Image-Edit", {"decides_size": True, "params": _ALL_PARAMS, "edits": True}),
             ("Qwen/Qwen-Image", {"table": _QWEN_TABLE, "params": _ALL_PARAMS}),
             ("", {"params": ("negative_prompt", "steps")}),
         ),
+        edits=True,
     ),
     "cloudflare": Kind(
         adapter="cloudflare",
@@ -104,8 +124,15 @@ KINDS: dict[str, Kind] = {
                     "params": ("steps",),
                 },
             ),
-            ("", {"min_side": 256, "max_side": 2048, "max_steps": 20, "params": _ALL_PARAMS}),
+            # Stable Diffusion 1.5 img2img and inpainting: one input; inpainting needs a mask.
+            ("@cf/runwayml/stable-diffusion-v1-5-img2img", {**_SD15, "edits": True}),
+            (
+                "@cf/runwayml/stable-diffusion-v1-5-inpainting",
+                {**_SD15, "edits": True, "masks": "required"},
+            ),
+            ("", _SD15),
         ),
+        edits=True,
     ),
     "exacg": Kind(
         adapter="exacg",
@@ -132,11 +159,31 @@ KINDS: dict[str, Kind] = {
         adapter="a1111",
         endpoint="/sdapi/v1/txt2img",
         options={"sampler": None},
-        models=(("", {"batch": 4, "max_side": 2048, "max_steps": 150, "params": _ALL_PARAMS}),),
+        models=(
+            (
+                "",
+                {
+                    "batch": 4,
+                    "max_side": 2048,
+                    "max_steps": 150,
+                    "params": _ALL_PARAMS,
+                    **_EDITS_ONE,
+                },
+            ),
+        ),
+        edits=True,
     ),
-    # Another gateway takes a chat message only: no seed, no fields, one image a call.
-    "chat": Kind(adapter="chat", endpoint="/v1/chat/completions", models=(("", {"seeds": False}),)),
-    "placeholder": Kind(adapter="placeholder", models=(("", {"batch": 4}),)),
+    # Another gateway takes a chat message only: no seed, no fields, one image a call. Input
+    # images go as image_url parts of that message, which has no place for a mask.
+    "chat": Kind(
+        adapter="chat",
+        endpoint="/v1/chat/completions",
+        models=(("", {"seeds": False, "edits": True, "edit_images": 16}),),
+        edits=True,
+    ),
+    "placeholder": Kind(
+        adapter="placeholder", models=(("", {"batch": 4, **_EDITS_MANY}),), edits=True
+    ),
 }
 
 # Every provider option any kind reads: the [[providers]] entries of the TOML file may set them.

@@ -55,6 +55,7 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         metrics_key=env.text("METRICS_KEY"),
         job_lease=env.integer("JOB_LEASE_SECONDS", 30, low=2, high=600),
         worker_concurrency=env.integer("WORKER_CONCURRENCY", 500, low=1, high=10000),
+        max_upload_bytes=env.integer("MAX_UPLOAD_BYTES", 50 * 2**20, low=2**20),
     )
     if settings.default_model and not settings.find_model(settings.default_model):
         env.problem(f"DEFAULT_MODEL names {settings.default_model!r}, which no provider serves")

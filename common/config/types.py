@@ -24,6 +24,9 @@ class ModelSpec(msgspec.Struct, frozen=True, kw_only=True):
     # The optional fields of ours ("negative_prompt", "steps", "cfg") the upstream takes for
     # this model; the adapter drops the others instead of forwarding them.
     params: tuple[str, ...] = ()
+    edits: bool = False  # the model edits input images (/v1/images/edits, chat image parts)
+    edit_images: int = 1  # input images one edit takes
+    masks: str = ""  # "" the model takes no mask, "optional", or "required" (inpainting)
 
 
 class ProviderSpec(msgspec.Struct, frozen=True, kw_only=True):
@@ -72,6 +75,7 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     cache_high_water: float = 0.9  # share of Redis maxmemory past which new work is refused
     metrics_key: str | None = None
     job_lease: int = 30  # seconds before a dead worker's job runs elsewhere
+    max_upload_bytes: int = 50 * 2**20  # an edit's whole body: its images and fields
     worker_concurrency: int = 500  # jobs one worker process runs at once (they mostly wait on I/O)
 
     def find_model(self, name: str) -> tuple[ProviderSpec, ModelSpec] | None:

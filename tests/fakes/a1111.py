@@ -10,6 +10,19 @@ from tests.fakes.scenarios import FakeUpstream, json_object
 from tests.fakes.server import FakeServer
 
 TXT2IMG = "/sdapi/v1/txt2img"
+IMG2IMG = "/sdapi/v1/img2img"
+IMG2IMG_FIELDS = {
+    "init_images",
+    "mask",
+    "denoising_strength",
+    "resize_mode",
+    "mask_blur",
+    "inpainting_fill",
+    "inpaint_full_res",
+    "inpaint_full_res_padding",
+    "inpainting_mask_invert",
+    "include_init_images",
+}
 FIELDS = {
     "prompt",
     "negative_prompt",
@@ -51,9 +64,15 @@ class A1111Fake(FakeUpstream):
     def app(self) -> web.Application:
         app = web.Application(client_max_size=8 * 1024**2)
         app.router.add_post(TXT2IMG, self.txt2img)
+        app.router.add_post(IMG2IMG, self.img2img)
         return app
 
-    async def txt2img(self, request: web.Request) -> web.Response:
+    async def img2img(self, request: web.Request) -> web.Response:
+        return await self.txt2img(request, IMG2IMG_FIELDS)
+
+    async def txt2img(
+        self, request: web.Request, extra_fields: frozenset | set = frozenset()
+    ) -> web.Response:
         if self.credentials and not self._authorised(request.headers.get("Authorization", "")):
             return web.json_response(
                 {"detail": "Incorrect username or password"},
@@ -61,7 +80,7 @@ class A1111Fake(FakeUpstream):
                 headers={"WWW-Authenticate": "Basic"},
             )
         body = await json_object(request)
-        if body is None or (extra := sorted(set(body) - FIELDS)):
+        if body is None or (extra := sorted(set(body) - FIELDS - extra_fields)):
             locations = [
                 {
                     "loc": ["body", name],
@@ -71,6 +90,8 @@ class A1111Fake(FakeUpstream):
                 for name in extra or ["body"]
             ]
             return web.json_response({"detail": locations}, status=422)
+        if extra_fields and (problem := _check_init_images(body)):
+            return problem
         if scenario := self.scenario(None, str(body.get("prompt", ""))):
             return exception(*ERRORS[scenario])
         if body.get("sampler_name", "Euler a") not in SAMPLERS:
@@ -117,6 +138,23 @@ class A1111Fake(FakeUpstream):
             )
         except ValueError:
             return False
+
+
+def _check_init_images(body: dict) -> web.Response | None:
+    """img2img's inputs: `init_images` required; each, and `mask`, base64 (a data: prefix is
+    stripped) of an image file."""
+    images = body.get("init_images")
+    if not images:
+        return exception(404, "HTTPException", "Init image not found")
+    for encoded in [*images, *([body["mask"]] if body.get("mask") else [])]:
+        payload = encoded.split(";")[1].split(",")[1] if encoded.startswith("data:") else encoded
+        try:
+            data = base64.b64decode(payload, validate=True)
+        except ValueError:
+            data = b""
+        if not data.startswith((b"\x89PNG", b"\xff\xd8", b"RIFF")):
+            return exception(500, "HTTPException", "Invalid encoded image")
+    return None
 
 
 def start_a1111(**kwargs: Any) -> tuple[FakeServer, A1111Fake]:

@@ -69,7 +69,11 @@ class ChatGatewayFake(FakeUpstream):
                 None,
                 "model_not_found",
             )
-        prompt = str(body["messages"][-1].get("content", ""))
+        prompt, images = _message(body["messages"][-1])
+        if any(not url.startswith(("data:image/", "http://", "https://")) for url in images):
+            return openai_error(
+                400, "Invalid image_url", "invalid_request_error", "messages", "invalid_image_url"
+            )
         scenario = self.scenario(key, prompt)
         if scenario == "rate_limited":
             return openai_error(
@@ -109,6 +113,20 @@ class ChatGatewayFake(FakeUpstream):
         return web.json_response(
             _completion(model, {"message": {"role": "assistant", "content": content}})
         )
+
+
+def _message(message: dict) -> tuple[str, list[str]]:
+    """The text of a message, and the URLs of its image_url parts (content may be a list)."""
+    content = message.get("content", "")
+    if not isinstance(content, list):
+        return str(content), []
+    text = " ".join(str(p.get("text", "")) for p in content if p.get("type") == "text")
+    images = [
+        str((p.get("image_url") or {}).get("url", ""))
+        for p in content
+        if p.get("type") == "image_url"
+    ]
+    return text, images
 
 
 def _completion(model: str, choice: dict, chunk: bool = False) -> dict:

@@ -20,6 +20,21 @@ SDXL = (
     "@cf/bytedance/stable-diffusion-xl-lightning",
 )
 FLUX_SIZE = (1024, 768)  # flux-1-schnell decides its size; the gateway must read it from the bytes
+IMG2IMG = "@cf/runwayml/stable-diffusion-v1-5-img2img"
+INPAINTING = "@cf/runwayml/stable-diffusion-v1-5-inpainting"
+SD15_FIELDS = {
+    "prompt",
+    "negative_prompt",
+    "width",
+    "height",
+    "image",
+    "image_b64",
+    "mask",
+    "num_steps",
+    "strength",
+    "guidance",
+    "seed",
+}
 SDXL_FIELDS = {"prompt", "negative_prompt", "width", "height", "num_steps", "guidance", "seed"}
 QUOTA = (
     "You have used up your daily free allocation of 10,000 neurons. Please upgrade to Cloudflare's"
@@ -81,6 +96,8 @@ class CloudflareFake(FakeUpstream):
             return self._flux(body)
         if model in SDXL:
             return self._sdxl(body)
+        if model in (IMG2IMG, INPAINTING):
+            return self._sd15(body, inpainting=model == INPAINTING)
         return envelope_error(400, 5007, f"No such model {model} or task")
 
     def _flux(self, body: dict) -> web.Response:
@@ -114,6 +131,46 @@ class CloudflareFake(FakeUpstream):
         ):
             return problem
         image, _ = self.images.make(body.get("width", 1024), body.get("height", 1024))
+        return web.Response(body=image, content_type="image/png")
+
+    def _sd15(self, body: dict, *, inpainting: bool) -> web.Response:
+        if extra := sorted(set(body) - SD15_FIELDS):
+            return bad_input(
+                f"Additional or unevaluated properties are not allowed ({', '.join(map(repr, extra))} were unexpected)"
+            )
+        has_image = "image" in body or "image_b64" in body
+        if inpainting and not (has_image and "mask" in body):
+            # Cloudflare answers this one with `result: {}`, not null.
+            return web.json_response(
+                {
+                    "errors": [
+                        {
+                            "message": "AiError: AiError: Model input is not valid: missing "
+                            "required input mask_image (2c0ff1b8)",
+                            "code": 3030,
+                        }
+                    ],
+                    "success": False,
+                    "result": {},
+                    "messages": [],
+                },
+                status=400,
+            )
+        for name in ("image", "mask"):
+            value = body.get(name, [])
+            if not isinstance(value, list) or not all(
+                isinstance(v, int) and 0 <= v <= 255 for v in value
+            ):
+                return bad_input(f"'{name}' must be an array of integers from 0 to 255")
+        if "image_b64" in body:
+            try:
+                base64.b64decode(body["image_b64"], validate=True)
+            except ValueError:
+                return bad_input("'image_b64' must be a base64-encoded string")
+        checks = (_check_int(body, side, 256, 2048) for side in ("width", "height"))
+        if problem := _check_prompt(body) or next((c for c in checks if c), None):
+            return problem
+        image, _ = self.images.make(body.get("width", 512), body.get("height", 512))
         return web.Response(body=image, content_type="image/png")
 
 

@@ -11,6 +11,7 @@ from urllib.parse import urlencode
 
 from aiohttp import web
 
+from tests.fakes.openai_edits import EDITS, edits_handler
 from tests.fakes.openai_validation import (
     Generation,
     Rejected,
@@ -128,6 +129,8 @@ class OpenAIImagesFake:
         self.models = list(models)
         self.images = ImageMaker()
         self.files: dict[str, tuple[bytes, str]] = {}  # served at /files/<name>
+        # Every edit accepted: its text fields and (name, filename, content type, bytes) files.
+        self.edits: list[tuple[dict[str, str], list[tuple[str, str, str, bytes]]]] = []
 
     @property
     def produced(self) -> list[bytes]:
@@ -137,6 +140,7 @@ class OpenAIImagesFake:
     def app(self) -> web.Application:
         app = web.Application(client_max_size=64 * 1024**2)
         app.router.add_post(GENERATIONS, self.generations)
+        app.router.add_post(EDITS, edits_handler(self))
         app.router.add_get("/files/{name}", self.download)
         return app
 

@@ -12,6 +12,11 @@ from tests.fakes.server import FakeServer
 
 GENERATIONS = "/v1/images/generations"
 KOLORS, QWEN, FLUX = "Kwai-Kolors/Kolors", "Qwen/Qwen-Image", "black-forest-labs/FLUX.1-schnell"
+# The edit models take their inputs as `image` (and, for 2509, `image2`, `image3`): data URIs
+# or URLs; they refuse image_size and size the answer from the first input.
+QWEN_EDIT, QWEN_EDIT_2509 = "Qwen/Qwen-Image-Edit", "Qwen/Qwen-Image-Edit-2509"
+EDIT_INPUTS = {QWEN_EDIT: ("image",), QWEN_EDIT_2509: ("image", "image2", "image3")}
+EDIT_SIZE = (1024, 1024)
 FIELDS = {
     "model",
     "prompt",
@@ -22,6 +27,9 @@ FIELDS = {
     "num_inference_steps",
     "guidance_scale",
     "cfg",
+    "image",
+    "image2",
+    "image3",
 }
 SIZE = re.compile(r"(\d+)x(\d+)")
 RATE_LIMITED = "Request was rejected due to rate limiting. If you want more, please contact contact@siliconflow.cn"
@@ -81,7 +89,10 @@ class SiliconFlowFake(FakeUpstream):
         return self._answer(request, body, scenario)
 
     def _answer(self, request: web.Request, body: dict, scenario: str | None) -> web.Response:
-        width, height = map(int, SIZE.fullmatch(body["image_size"]).groups())
+        if body["model"] in EDIT_INPUTS:
+            width, height = EDIT_SIZE
+        else:
+            width, height = map(int, SIZE.fullmatch(body["image_size"]).groups())
         urls = []
         for _ in range(body.get("batch_size", 1)):
             image, content_type = self.images.make(width, height)
@@ -100,7 +111,7 @@ class SiliconFlowFake(FakeUpstream):
 def check(body: dict) -> web.Response | None:
     """The 400 SiliconFlow answers for a body it does not take, or None."""
     model = body.get("model")
-    if model not in (KOLORS, QWEN, FLUX):
+    if model not in (KOLORS, QWEN, FLUX, *EDIT_INPUTS):
         return web.json_response(
             {
                 "code": 20012,
@@ -113,6 +124,10 @@ def check(body: dict) -> web.Response | None:
         return _invalid(f"unknown field(s): {', '.join(sorted(unknown))}")
     if not isinstance(body.get("prompt"), str) or not body["prompt"]:
         return _invalid("prompt is required")
+    if model in EDIT_INPUTS:
+        return _check_edit(body, model)
+    if any(name in body for name in ("image", "image2", "image3")):
+        return _invalid(f"image is not supported by {model}")
     if not isinstance(body.get("image_size"), str) or not SIZE.fullmatch(body["image_size"]):
         return _invalid("image_size must look like 1024x1024")
     limits = {
@@ -130,6 +145,21 @@ def check(body: dict) -> web.Response | None:
     only = {"batch_size": KOLORS, "guidance_scale": KOLORS, "cfg": QWEN}
     if wrong := [name for name, owner in only.items() if name in body and model != owner]:
         return _invalid(f"{', '.join(wrong)} is not supported by {model}")
+    return None
+
+
+def _check_edit(body: dict, model: str) -> web.Response | None:
+    if "image_size" in body:
+        return _invalid(f"image_size is not supported by {model}")
+    if not isinstance(body.get("image"), str):
+        return _invalid("image is required")
+    for name in ("image", "image2", "image3"):
+        if name not in body:
+            continue
+        if name not in EDIT_INPUTS[model]:
+            return _invalid(f"{name} is only applicable to {QWEN_EDIT_2509}")
+        if not str(body[name]).startswith(("data:image/", "https://")):
+            return _invalid(f"{name} must be a base64 data URI or an https URL")
     return None
 
 

@@ -1,9 +1,13 @@
 """AUTOMATIC1111 / Forge / SD.Next (self-hosted): `POST {base}/sdapi/v1/txt2img`, base64 PNGs back."""
 
+import base64
+
 import httpx
 import msgspec
+from msgspec.structs import replace
 
-from worker.providers.base import Upstream, UpstreamRequest, bearer
+from worker.providers.base import Upstream, UpstreamRequest, bearer, edit_size
+from worker.render.mask import white_repaint
 from worker.upstream.http import Reason, UpstreamFailure, answer_failure, decode_base64, post_json
 
 
@@ -41,9 +45,23 @@ def credentials(key: str | None) -> dict:
     return {"headers": bearer(key)}
 
 
+def img2img_body(request: UpstreamRequest, options: dict) -> dict:
+    """txt2img's body plus the first input as `init_images` and the mask in A1111's
+    convention (white = repaint); the size asked for, else the input's."""
+    width, height = edit_size(request)
+    body = build_body(replace(request, width=width, height=height), options)
+    body["init_images"] = [base64.b64encode(request.images[0]).decode()]
+    if request.mask is not None:
+        body["mask"] = base64.b64encode(white_repaint(request.mask)).decode()
+    return body
+
+
 async def generate(upstream: Upstream, request: UpstreamRequest) -> list[bytes]:
     url = upstream.endpoint()
     body = build_body(request, upstream.provider.options)
+    if request.images:
+        url = url.removesuffix("/txt2img") + "/img2img" if url.endswith("/txt2img") else url
+        body = img2img_body(request, upstream.provider.options)
     _, answer = await post_json(upstream.client, url, body, **credentials(upstream.key))
     try:
         images = _answer(answer).images

@@ -1,5 +1,6 @@
 """The one protocol every upstream adapter implements, and what it is given."""
 
+import base64
 from typing import NamedTuple, Protocol
 from urllib.parse import urlsplit
 
@@ -9,6 +10,7 @@ import msgspec
 from common.config.kinds import KINDS
 from common.config.types import ModelSpec, ProviderSpec
 from common.schemas import ImageOptions
+from worker.upstream.sniff import sniff
 
 
 class UpstreamRequest(msgspec.Struct, frozen=True, kw_only=True):
@@ -24,6 +26,11 @@ class UpstreamRequest(msgspec.Struct, frozen=True, kw_only=True):
     steps: int | None = None
     cfg: float | None = None
     options: ImageOptions = ImageOptions()  # the client's hints (quality, style, background…)
+    # An edit: the input images (PNG, JPEG or WebP) and the OpenAI-style mask of the first
+    # (alpha 0 = repaint). With no size asked, width and height are None: sized from the input.
+    images: tuple[bytes, ...] = ()
+    mask: bytes | None = None
+    input_fidelity: str | None = None
 
     def taken(self, name: str):
         """The value of optional field `name` ("negative_prompt", "steps", "cfg") when the
@@ -64,6 +71,32 @@ def endpoint_url(base_url: str, path: str) -> str:
     if base_path.endswith("/v1"):
         return base + path.partition("/v1")[2]
     return base_url
+
+
+def content_type(image: bytes) -> str:
+    """The content type of an input image (checked by the api: PNG, JPEG or WebP)."""
+    info = sniff(image)
+    return info.content_type if info else "image/png"
+
+
+def data_uri(image: bytes) -> str:
+    return f"data:{content_type(image)};base64,{base64.b64encode(image).decode()}"
+
+
+def edit_size(request: UpstreamRequest, step: int = 8) -> tuple[int, int]:
+    """The size asked for, else the first input's, within the model's bounds and a multiple of
+    `step`: for upstreams that need a size for an edit (img2img)."""
+    if request.width and request.height:
+        return request.width, request.height
+    info = sniff(request.images[0])
+    width, height = (info.width, info.height) if info else (512, 512)
+    model = request.model
+    scale = min(1.0, model.max_side / max(width, height))
+    scale = max(scale, model.min_side / min(width, height))
+    return tuple(  # type: ignore[return-value]
+        max(model.min_side, min(model.max_side, round(side * scale / step) * step))
+        for side in (width, height)
+    )
 
 
 def bearer(key: str | None) -> dict[str, str]:

@@ -7,7 +7,7 @@ link; others answer JSON with a URL or base64, or the image bytes themselves.
 from urllib.parse import urljoin
 
 from common.prompt.size_tables import closest_ratio
-from worker.providers.base import Upstream, UpstreamRequest, bearer
+from worker.providers.base import Upstream, UpstreamRequest, bearer, data_uri
 from worker.providers.chat_answer import image_refs
 from worker.upstream.download import download
 from worker.upstream.http import answer_failure, classify, decode_base64, is_html, post_json
@@ -23,9 +23,18 @@ def user_message(request: UpstreamRequest) -> str:
 
 
 def build_body(request: UpstreamRequest) -> dict:
+    content: str | list[dict] = user_message(request)
+    if request.images:  # an edit: the text first, then each image as an image_url part
+        content = [
+            {"type": "text", "text": content},
+            *(
+                {"type": "image_url", "image_url": {"url": data_uri(image)}}
+                for image in request.images
+            ),
+        ]
     return {
         "model": request.model.upstream,
-        "messages": [{"role": "user", "content": user_message(request)}],
+        "messages": [{"role": "user", "content": content}],
         "stream": False,
     }
 

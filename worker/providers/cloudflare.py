@@ -4,10 +4,14 @@ flux-1-schnell answers a JSON envelope holding a base64 JPEG; the SDXL models an
 PNG body. Errors always come in the envelope, sometimes with HTTP 200 and `success: false`.
 """
 
+import base64
+
 import msgspec
+from msgspec.structs import replace
 
 from common.config.kinds import KINDS
-from worker.providers.base import Upstream, UpstreamRequest, bearer
+from worker.providers.base import Upstream, UpstreamRequest, bearer, edit_size
+from worker.render.mask import white_repaint
 from worker.upstream.http import Reason, UpstreamFailure, answer_failure, decode_base64, post_json
 
 # Workers AI codes that say more than the HTTP status they come with: 3036 (the account's
@@ -72,11 +76,21 @@ def build_body(request: UpstreamRequest) -> dict:
     return body | {name: value for name, value in optional.items() if value is not None}
 
 
+def edit_body(request: UpstreamRequest) -> dict:
+    """Stable Diffusion 1.5 img2img and inpainting: the input as `image_b64`, the mask as the
+    bytes of a PNG file in a JSON int array (it has no base64 form), white = repaint."""
+    width, height = edit_size(request)
+    body = build_body(replace(request, width=width, height=height))
+    body["image_b64"] = base64.b64encode(request.images[0]).decode()
+    if request.mask is not None:
+        body["mask"] = list(white_repaint(request.mask))
+    return body
+
+
 async def generate(upstream: Upstream, request: UpstreamRequest) -> list[bytes]:
     url, token = run_url(upstream, request.model.upstream)
-    _, body = await post_json(
-        upstream.client, url, build_body(request), headers=bearer(token), meaning=MEANING
-    )
+    payload = edit_body(request) if request.images else build_body(request)
+    _, body = await post_json(upstream.client, url, payload, headers=bearer(token), meaning=MEANING)
     if not body.lstrip().startswith(b"{"):
         return [body]  # SDXL: the image itself, recognised by its magic bytes
     try:

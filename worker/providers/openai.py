@@ -2,9 +2,16 @@
 
 import msgspec
 
-from worker.providers.base import Upstream, UpstreamRequest, bearer
+from worker.providers.base import Upstream, UpstreamRequest, bearer, content_type
 from worker.upstream.download import download
-from worker.upstream.http import Reason, UpstreamFailure, answer_failure, decode_base64, post_json
+from worker.upstream.http import (
+    Reason,
+    UpstreamFailure,
+    answer_failure,
+    decode_base64,
+    post_form,
+    post_json,
+)
 
 # A client's `quality` in either family's words, as the model's family spells it.
 _QUALITY = {
@@ -74,10 +81,40 @@ def build_body(request: UpstreamRequest) -> dict:
     return {name: value for name, value in body.items() if value is not None}
 
 
+def edit_form(request: UpstreamRequest) -> tuple[dict[str, str], list]:
+    """The multipart fields of `/images/edits`: `image` for one file, `image[]` for several
+    (a repeated plain `image` is refused there), each with its image content type."""
+    fields = {name: _form_value(value) for name, value in build_body(request).items()}
+    fields.pop("style", None)  # the edits route has no style
+    if request.input_fidelity and request.model.upstream.startswith("gpt-image"):
+        fields["input_fidelity"] = request.input_fidelity
+    name = "image" if len(request.images) == 1 else "image[]"
+    files = [
+        (name, (f"image-{i}.{content_type(data).partition('/')[2]}", data, content_type(data)))
+        for i, data in enumerate(request.images)
+    ]
+    if request.mask is not None:
+        files.append(("mask", ("mask.png", request.mask, "image/png")))
+    return fields, files
+
+
+def _form_value(value: object) -> str:
+    return str(value).lower() if isinstance(value, bool) else str(value)
+
+
 async def generate(upstream: Upstream, request: UpstreamRequest) -> list[bytes]:
     url = upstream.endpoint()
     auth = bearer(upstream.key)
-    _, body = await post_json(upstream.client, url, build_body(request), headers=auth)
+    if request.images:
+        # The edits route beside the generations one; a URL configured otherwise is used as is.
+        url = (
+            url.removesuffix("/images/generations") + "/images/edits"
+            if url.endswith("/images/generations")
+            else url
+        )
+        _, body = await post_form(upstream.client, url, *edit_form(request), headers=auth)
+    else:
+        _, body = await post_json(upstream.client, url, build_body(request), headers=auth)
     images = _images(body)
     if not images:
         raise UpstreamFailure(Reason.UNUSABLE, "the upstream answered without images")

@@ -2,7 +2,7 @@
 
 import msgspec
 
-from worker.providers.base import Upstream, UpstreamRequest, bearer
+from worker.providers.base import Upstream, UpstreamRequest, bearer, data_uri
 from worker.upstream.download import download
 from worker.upstream.http import Reason, UpstreamFailure, answer_failure, post_json
 
@@ -38,6 +38,9 @@ def build_body(request: UpstreamRequest) -> dict:
         if cfg is None
         else min(cfg, MAX_GUIDANCE),
     }
+    # The Qwen edit models take their inputs inline: `image`, then `image2`, `image3`.
+    for index, image in enumerate(request.images):
+        optional["image" if index == 0 else f"image{index + 1}"] = data_uri(image)
     return body | {name: value for name, value in optional.items() if value is not None}
 
 

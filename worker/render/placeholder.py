@@ -18,12 +18,16 @@ _PIXELS_PER_SCALE = 100
 _MIN_COLUMNS = 24
 
 
-def render_placeholder(width: int, height: int, lines: list[str], seed: int) -> bytes:
-    """A `width` x `height` PNG: a gradient picked by `seed`, with `lines` centred on it."""
+def render_placeholder(
+    width: int, height: int, lines: list[str], seed: int, background: list[bytes] | None = None
+) -> bytes:
+    """A `width` x `height` PNG: a gradient picked by `seed`, with `lines` centred on it.
+
+    `background` (RGB rows of that size: an edit's input image) replaces the gradient."""
     if width < 1 or height < 1:
         raise ValueError("placeholder size must be positive")
     top, bottom, ink = _palette(seed)
-    rows = _gradient(width, height, top, bottom)
+    rows = list(background) if background is not None else _gradient(width, height, top, bottom)
     scale, text = _layout(width, height, lines)
     _draw_text(rows, width, height, text, scale, ink)
     return encode_png(width, height, rows)

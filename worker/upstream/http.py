@@ -307,3 +307,22 @@ def decode_base64(text: str) -> bytes:
         raise UpstreamFailure(
             Reason.UNAVAILABLE, "the upstream answered with broken base64 image data"
         ) from exc
+
+
+async def post_form(
+    client: httpx.AsyncClient,
+    url: str,
+    fields: Mapping[str, str],
+    files: list[tuple[str, tuple[str, bytes, str]]],
+    *,
+    headers: dict[str, str] | None = None,
+) -> tuple[httpx.Response, bytes]:
+    """POST a multipart form (an edit's images as file parts); answered as post_json."""
+    with transport_errors():
+        async with client.stream(
+            "POST", url, data=dict(fields), files=files, headers=headers
+        ) as response:
+            content = await read_capped(response)
+    if response.status_code != 200:
+        raise answer_failure(response.status_code, content, response.headers)
+    return response, content

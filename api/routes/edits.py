@@ -1,0 +1,64 @@
+"""POST /v1/images/edits: the input images (multipart or JSON) travel with the job to the worker."""
+
+import hashlib
+
+from litestar import Request, post
+from litestar.di import NamedDependency
+from msgspec.structs import replace
+
+from api.auth import require_gateway_key
+from api.jobs.build import build_job, resolve_model
+from api.jobs.inputs import Inputs
+from api.jobs.uploads import read_edit_body
+from api.jobs.wait import JobClient
+from api.openai.wire import ImagesResponse
+from api.routes.images import images_response
+from api.urls import public_base_url
+from common.errors import InvalidRequest
+from common.logs import request_id
+from common.schemas import GenerateJob, encode
+
+
+# The body limit is MAX_UPLOAD_BYTES, counted by read_edit_body as the body streams in.
+@post("/v1/images/edits", status_code=200, guards=[require_gateway_key], request_max_body_size=None)
+async def images_edits(request: Request, gateway: NamedDependency[JobClient]) -> ImagesResponse:
+    settings = gateway.settings
+    body = await read_edit_body(request, settings.max_upload_bytes)
+    data = body.fields
+    if data.stream:
+        raise InvalidRequest(
+            "streaming is not supported on this route; send stream: false", param="stream"
+        )
+    if not data.prompt.strip():
+        raise InvalidRequest(
+            "prompt is required: describe the change to make", param="prompt", code="missing_field"
+        )
+    _, model = resolve_model(settings, data.model)
+    base_url = public_base_url(request, settings)
+    inputs = Inputs(request.app.state.http, gateway.images, base_url)
+    images, mask = await inputs.load_edit(model, body.images, body.mask)
+    job = build_job(
+        data,
+        data.prompt,
+        settings,
+        request_id=request_id.get() or "",
+        stream=False,
+        enhance_default=settings.enhance_images_api,
+    )
+    job = replace(job, images=images, mask=mask, input_fidelity=data.input_fidelity)
+    result = await gateway.run(
+        job,
+        request,
+        caller=request.state.caller,
+        idempotency_key=request.headers.get("idempotency-key"),
+        body=fingerprint(job),
+    )
+    return await images_response(gateway.images, result, base_url, data.response_format)
+
+
+def fingerprint(job: GenerateJob) -> bytes:
+    """What makes two edits the same request (a multipart boundary differs between retries)."""
+    digest = hashlib.sha256(encode(replace(job, id="", request_id="", images=(), mask=None)))
+    for data in (*job.images, job.mask or b""):
+        digest.update(hashlib.sha256(data).digest())
+    return digest.digest()

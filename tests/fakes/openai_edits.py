@@ -1,0 +1,89 @@
+"""The fake OpenAI Images API's `/images/edits`: multipart as the real route parses it.
+
+One file goes as `image`, several as `image[]`; a repeated bare `image` is 400
+`duplicate_parameter`; a file part without an image content type is the mimetype 400; the
+text parts are checked as a generation's fields are.
+"""
+
+import io
+from typing import TYPE_CHECKING, Any
+
+from aiohttp import web
+from multipart import MultipartParser
+
+from tests.fakes.openai_validation import Rejected, invalid, validate
+
+if TYPE_CHECKING:
+    from tests.fakes.openai_images import OpenAIImagesFake
+
+EDITS = "/v1/images/edits"
+IMAGE_TYPES = ("image/png", "image/jpeg", "image/webp")
+EDIT_ONLY_FIELDS = ("input_fidelity", "stream", "partial_images")
+
+
+def mimetype_error(name: str, content_type: str) -> Rejected:
+    return invalid(
+        f"Invalid file '{name}': unsupported mimetype ('{content_type}'). Supported file "
+        "formats are 'image/jpeg', 'image/png', and 'image/webp'.",
+        name,
+        "unsupported_file_mimetype",
+    )
+
+
+async def read_form(
+    request: web.Request,
+) -> tuple[dict[str, str], list[tuple[str, str, str, bytes]]]:
+    # Parsed from the whole body: the recording middleware has read it already.
+    boundary = request.content_type == "multipart/form-data" and dict(
+        part.strip().split("=", 1) for part in request.headers["Content-Type"].split(";")[1:]
+    ).get("boundary", "").strip('"')
+    if not boundary:
+        raise invalid("Invalid Content-Type header; expected multipart/form-data.", None, None)
+    fields: dict[str, str] = {}
+    files: list[tuple[str, str, str, bytes]] = []
+    for part in MultipartParser(io.BytesIO(await request.read()), boundary):
+        if part.filename is None:
+            fields[part.name] = part.value
+        else:
+            files.append((part.name, part.filename, part.content_type, part.raw))
+    return fields, files
+
+
+def check_files(files: list[tuple[str, str, str, bytes]]) -> None:
+    bare = [f for f in files if f[0] == "image"]
+    if len(bare) > 1:
+        raise invalid(
+            "Duplicate parameter: 'image'. You provided multiple values for this parameter, "
+            "when only one is expected. To specify multiple values for the parameter, use the "
+            "array syntax instead e.g. 'image[]=<value>'.",
+            "image",
+            "duplicate_parameter",
+        )
+    for name, _, content_type, _ in files:
+        if content_type not in IMAGE_TYPES:
+            raise mimetype_error(name, content_type)
+    images = [f for f in files if f[0] in ("image", "image[]")]
+    if not images:
+        raise invalid("Missing required parameter: 'image'.", "image", "missing_required_parameter")
+    if len(images) > 16:
+        raise invalid("Invalid 'image': at most 16 images.", "image", "array_above_max_length")
+
+
+def edits_handler(fake: "OpenAIImagesFake"):
+    async def edits(request: web.Request) -> web.Response:
+        try:
+            fake._authenticate(request.headers.get("Authorization", ""))
+            fields, files = await read_form(request)
+            check_files(files)
+            body: dict[str, Any] = {k: v for k, v in fields.items() if k not in EDIT_ONLY_FIELDS}
+            if "n" in body:
+                body["n"] = int(body["n"])
+            generation = validate(body, fake.models)
+            if generation.family == "dall-e-3":
+                raise invalid("dall-e-3 does not support image edits.", "model", None)
+        except Rejected as rejected:
+            return rejected.response
+        fake.edits.append((fields, files))
+        return fake._answer(request, generation, "png")
+
+    return edits
