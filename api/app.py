@@ -26,7 +26,7 @@ from api.routes.models import get_model, list_models
 from common.config.types import Settings
 from common.store.bulk_reader import BulkReader
 from common.store.events import EventHub
-from common.store.images import ImageStore
+from common.store.images import RedisImageStore
 from common.store.redis import COMMAND_TIMEOUT, DEFAULT_URL, connect
 
 MAX_BODY = 1_000_000
@@ -50,7 +50,7 @@ def _resources(settings: Settings, redis: ArqRedis | None):
         hub = EventHub(client)
         listener = asyncio.create_task(hub.run())
         app.state.redis = client
-        app.state.images = ImageStore(client, settings.image_expiration, reader)
+        app.state.images = RedisImageStore(client, settings.image_expiration, reader)
         app.state.gateway = JobClient(client, hub, settings, app.state.images)
         # For the input images of edits given as URLs (api/jobs/inputs.py).
         app.state.http = httpx.AsyncClient(timeout=httpx.Timeout(30.0, connect=10.0))
@@ -64,7 +64,7 @@ def _resources(settings: Settings, redis: ArqRedis | None):
                 await asyncio.wait_for(listener, 3)
             if redis is None:
                 await client.aclose()
-                await reader.close()
+            await app.state.images.close()
 
     return resources
 

@@ -20,7 +20,7 @@ from bench import calls, load, newroutes, side
 from bench.load import Call
 from bench.processes import Stack, rss_mb
 from bench.side import Row, scaled
-from common.store.images import ImageStore
+from common.store.images import RedisImageStore
 from common.store.redis import connect
 from worker.render.png import encode_png
 from worker.upstream.sniff import sniff
@@ -112,7 +112,7 @@ async def _store_megabyte_image(url: str) -> str:
     png = encode_png(591, 591, [rng.randbytes(591 * 3) for _ in range(591)])
     client = connect(url)
     try:
-        return (await ImageStore(client, 600).put(png, sniff(png))).id
+        return (await RedisImageStore(client, 600).put(png, sniff(png))).id
     finally:
         await client.aclose()
 

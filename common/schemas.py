@@ -72,7 +72,10 @@ class StoredImage(msgspec.Struct, frozen=True, kw_only=True):
     extension: str
     width: int
     height: int
-    expires: float = 0.0  # unix time the cache drops it (0: unknown, for records made before)
+    expires: float = 0.0  # unix time the cache drops it (0: unknown, for records made before;
+    # inf: kept for good)
+    key: str = ""  # the object's key in the bucket (IMAGE_STORE=s3); empty: the bytes are in Redis
+    size: int = 0  # bytes (0: unknown, for records made before)
 
 
 class LlmTokens(msgspec.Struct, frozen=True, kw_only=True):

@@ -148,7 +148,8 @@ async def make_images(services: Services, job: GenerateJob) -> Outcome:
     request = _request(job, model, enhancement, plan)
     await notify(f"Generating {_count(job.n)} with {model.name} via {provider.name}")
     images = await _upstream_images(services, provider, request, job.n, notify)
-    stored = tuple((services.store.describe(info), data) for data, info in images)
+    stored = tuple((services.store.describe(info, len(data)), data) for data, info in images)
+    await services.store.upload(stored)  # before the records: none may point at nothing
     notes = (*job.notes, *plan.notes)
     if len(images) < job.n:  # some OpenAI-compatible servers ignore `n`
         notes += (f"{provider.name} returned {len(images)} of the {job.n} images asked for",)

@@ -9,7 +9,7 @@ from redis.asyncio import Redis
 
 from common.config.types import Settings
 from common.store.events import EventLog
-from common.store.images import ImageStore
+from common.store.images import ImageStore, RedisImageStore
 from worker.failover import Failover
 from worker.upstream.http import ACCEPT_ENCODING
 
@@ -51,7 +51,7 @@ def build_services(
         settings=settings,
         redis=redis,
         http=http,
-        store=ImageStore(redis, settings.image_expiration),
+        store=RedisImageStore(redis, settings.image_expiration),
         events=EventLog(redis, settings.image_expiration),
         failover=Failover(redis, http, settings),
     )

@@ -1,10 +1,11 @@
-"""GET /image/{id}: cached image bytes, served only as the types imagegate stored."""
+"""GET /image/{id}: stored image bytes, served only as the types imagegate stored."""
 
 from litestar import Request, get
 from litestar.di import NamedDependency
 from litestar.params import FromPath
+from litestar.response import Stream
 from litestar.response.base import ASGIResponse
-from litestar.status_codes import HTTP_304_NOT_MODIFIED
+from litestar.status_codes import HTTP_302_FOUND, HTTP_304_NOT_MODIFIED
 
 from common.errors import NotFound
 from common.store.images import ImageStore, is_image_id
@@ -15,21 +16,32 @@ GONE = "this image does not exist or has expired; images are kept for IMAGE_EXPI
 @get("/image/{name:str}")
 async def serve_image(
     name: FromPath[str], request: Request, images: NamedDependency[ImageStore]
-) -> ASGIResponse:
-    """Sent as a low-level response: the bytes leave the buffer Redis wrote them into, uncopied."""
+) -> ASGIResponse | Stream:
+    """Bytes at hand are sent as a low-level response (they leave the buffer Redis wrote them
+    into, uncopied); a bucket's object is streamed through, or redirected to."""
     image_id = name.partition(".")[0]
     if not is_image_id(image_id):
         raise NotFound(GONE)
-    cached = await images.get(image_id)
-    if cached is None:
+    opened = await images.open(image_id)
+    if opened is None:
         raise NotFound(GONE)
     etag = f'"{image_id}"'
     headers = {
         "ETag": etag,
-        "Cache-Control": f"public, max-age={cached.ttl_seconds}",
+        "Cache-Control": f"public, max-age={opened.ttl_seconds}",
         "X-Content-Type-Options": "nosniff",
         "Content-Security-Policy": "default-src 'none'; sandbox",
     }
     if request.headers.get("if-none-match") == etag:
+        if opened.chunks is not None:
+            await opened.chunks.aclose()
         return ASGIResponse(status_code=HTTP_304_NOT_MODIFIED, headers=headers)
-    return ASGIResponse(body=cached.data, media_type=cached.meta.content_type, headers=headers)
+    if opened.redirect is not None:
+        # The presigned URL expires sooner than the image: caches keep the redirect no longer.
+        headers["Cache-Control"] = "private, no-cache"
+        headers["Location"] = opened.redirect
+        return ASGIResponse(status_code=HTTP_302_FOUND, headers=headers)
+    if opened.chunks is not None:
+        headers["Content-Length"] = str(opened.meta.size)
+        return Stream(opened.chunks, media_type=opened.meta.content_type, headers=headers)
+    return ASGIResponse(body=opened.data, media_type=opened.meta.content_type, headers=headers)

@@ -1,8 +1,16 @@
-"""The image cache: bytes under a random 128-bit id with their type and size, for a TTL."""
+"""The image store: each image under a random 128-bit id, its record in Redis for a TTL, its
+bytes in Redis (`RedisImageStore`, here) or in a bucket (`S3ImageStore`, common/store/s3.py).
 
+Both sides use one interface, `ImageStore`: the worker describes each image, uploads the bytes
+that live outside Redis, then stages the records in its final transaction (so a record never
+points at bytes that are not there); the api gets an image whole, or opens it to serve.
+"""
+
+import math
 import secrets
 import time
-from typing import NamedTuple
+from collections.abc import AsyncGenerator, Sequence
+from typing import NamedTuple, Protocol
 
 import msgspec
 from redis.asyncio import Redis
@@ -27,8 +35,11 @@ end
 return tonumber(redis.call('GET', KEYS[2]) or '0')
 """
 
-_decode_meta = msgspec.msgpack.Decoder(StoredImage).decode
-_encode = msgspec.msgpack.Encoder().encode
+# What a client may cache an image kept for good (IMAGE_EXPIRATION=0) for: a year.
+KEPT_MAX_AGE = 365 * 24 * 3600
+
+decode_meta = msgspec.msgpack.Decoder(StoredImage).decode
+encode_meta = msgspec.msgpack.Encoder().encode
 
 
 def new_image_id() -> str:
@@ -39,56 +50,124 @@ def is_image_id(text: str) -> bool:
     return len(text) == 32 and all(c in "0123456789abcdef" for c in text)
 
 
+def remaining(meta: StoredImage) -> int:
+    """Seconds until the store drops the image (a year for one kept for good)."""
+    if math.isinf(meta.expires):
+        return KEPT_MAX_AGE
+    return max(int(meta.expires - time.time()), 0)
+
+
 class CachedImage(NamedTuple):
     meta: StoredImage
     data: bytes | memoryview
     ttl_seconds: int
 
 
-class ImageStore:
-    """Writes through redis-py; reads through `reader`, when given, which copies a megabyte
-    image far less (common/bulk_reader.py)."""
+class OpenedImage(NamedTuple):
+    """An image ready to serve: its bytes at hand (`data`), arriving in pieces (`chunks`,
+    `meta.size` bytes in all), or elsewhere, at `redirect`."""
+
+    meta: StoredImage
+    ttl_seconds: int
+    data: bytes | memoryview | None = None
+    chunks: AsyncGenerator[bytes, None] | None = None
+    redirect: str | None = None
+
+
+Staged = Sequence[tuple[StoredImage, bytes]]
+
+
+class ImageStore(Protocol):
+    ttl_seconds: int
+
+    def describe(self, info: ImageInfo, size: int = 0) -> StoredImage:
+        """The record of an image about to be stored: a fresh id, what its bytes say, expiry."""
+        ...
+
+    async def upload(self, images: Staged) -> None:
+        """Put the bytes that live outside Redis where they go; raises StorageUnavailable."""
+        ...
+
+    def stage(self, pipe: Pipeline, meta: StoredImage, data: bytes) -> None:
+        """Add the Redis writes that keep `meta` (and the bytes, if Redis holds them) to `pipe`."""
+        ...
+
+    async def put(self, data: bytes, info: ImageInfo) -> StoredImage:
+        """describe, upload and stage in one go (tests, the benchmark)."""
+        ...
+
+    async def get(self, image_id: str) -> CachedImage | None:
+        """The image whole, or None when it is unknown, expired or its bytes have gone."""
+        ...
+
+    async def open(self, image_id: str) -> OpenedImage | None:
+        """The image as /image serves it, or None when it is unknown, expired or gone."""
+        ...
+
+    async def cached_bytes(self) -> int:
+        """Bytes of the images still kept (expired ones are subtracted as they are found)."""
+        ...
+
+    async def close(self) -> None: ...
+
+
+def describe(info: ImageInfo, size: int, ttl_seconds: int, **fields: object) -> StoredImage:
+    """A record with a fresh unguessable id and its expiry (carried in the record: serving then
+    needs one command); `ttl_seconds` 0 keeps the image for good."""
+    return StoredImage(
+        id=new_image_id(),
+        content_type=info.content_type,
+        extension=info.extension,
+        width=info.width,
+        height=info.height,
+        expires=time.time() + ttl_seconds if ttl_seconds else math.inf,
+        size=size,
+        **fields,
+    )
+
+
+def stage_accounting(pipe: Pipeline, meta: StoredImage, size: int) -> None:
+    """Count an image's bytes until it expires (what /metrics reports, cached_bytes returns)."""
+    pipe.zadd(keys.IMAGE_EXPIRIES, {f"{meta.id}:{size}": meta.expires})
+    pipe.incrby(keys.IMAGE_BYTES, size)
+
+
+async def counted_bytes(redis: Redis) -> int:
+    return int(
+        await redis.eval(_CACHED_BYTES, 2, keys.IMAGE_EXPIRIES, keys.IMAGE_BYTES, time.time())
+    )
+
+
+class RedisImageStore:
+    """Bytes and record in one Redis hash. Writes through redis-py; reads through `reader`, when
+    given, which copies a megabyte image far less (common/store/bulk_reader.py)."""
 
     def __init__(self, redis: Redis, ttl_seconds: int, reader: BulkReader | None = None) -> None:
         self._redis = redis
         self._reader = reader
         self.ttl_seconds = ttl_seconds
 
-    def describe(self, info: ImageInfo) -> StoredImage:
-        """What will be stored for an image: a fresh unguessable id, what its bytes say, and
-        when the cache drops it (carried in the record: serving then needs one command)."""
-        return StoredImage(
-            id=new_image_id(),
-            content_type=info.content_type,
-            extension=info.extension,
-            width=info.width,
-            height=info.height,
-            expires=time.time() + self.ttl_seconds,
-        )
+    def describe(self, info: ImageInfo, size: int = 0) -> StoredImage:
+        return describe(info, size, self.ttl_seconds)
+
+    async def upload(self, images: Staged) -> None:
+        """Nothing to do: the bytes go into Redis with the record."""
 
     async def put(self, data: bytes, info: ImageInfo) -> StoredImage:
-        meta = self.describe(info)
+        meta = self.describe(info, len(data))
         async with self._redis.pipeline(transaction=True) as pipe:
             self.stage(pipe, meta, data)
             await pipe.execute()
         return meta
 
     def stage(self, pipe: Pipeline, meta: StoredImage, data: bytes) -> None:
-        """Add the writes that store `data` as `meta` to `pipe` (the worker stores a job's images
-        in the same transaction as its result)."""
         key = keys.image(meta.id)
-        pipe.hset(key, mapping={"meta": _encode(meta), "data": data})
+        pipe.hset(key, mapping={"meta": encode_meta(meta), "data": data})
         pipe.pexpireat(key, int(meta.expires * 1000))
-        pipe.zadd(keys.IMAGE_EXPIRIES, {f"{meta.id}:{len(data)}": meta.expires})
-        pipe.incrby(keys.IMAGE_BYTES, len(data))
+        stage_accounting(pipe, meta, len(data))
 
     async def cached_bytes(self) -> int:
-        """Bytes of the images still cached (expired ones are subtracted as they are found)."""
-        return int(
-            await self._redis.eval(
-                _CACHED_BYTES, 2, keys.IMAGE_EXPIRIES, keys.IMAGE_BYTES, time.time()
-            )
-        )
+        return await counted_bytes(self._redis)
 
     async def get(self, image_id: str) -> CachedImage | None:
         if self._reader is not None:
@@ -97,5 +176,15 @@ class ImageStore:
             meta, data = await self._redis.hmget(keys.image(image_id), "meta", "data")
         if meta is None or data is None:
             return None
-        stored = _decode_meta(meta)
-        return CachedImage(stored, data, max(int(stored.expires - time.time()), 0))
+        stored = decode_meta(meta)
+        return CachedImage(stored, data, remaining(stored))
+
+    async def open(self, image_id: str) -> OpenedImage | None:
+        cached = await self.get(image_id)
+        if cached is None:
+            return None
+        return OpenedImage(cached.meta, cached.ttl_seconds, data=cached.data)
+
+    async def close(self) -> None:
+        if self._reader is not None:
+            await self._reader.close()

@@ -9,7 +9,7 @@ import pytest
 from common.config.load import load_settings
 from common.schemas import Completed, GenerateJob, encode
 from common.store.events import EventHub
-from common.store.images import ImageStore
+from common.store.images import RedisImageStore
 from worker.generate import generate
 from worker.render.png import solid_png
 from worker.services import build_services
@@ -63,7 +63,7 @@ async def test_a_job_stores_its_image_and_announces_it(redis, services):
     await generate({"services": services, "job_try": 1}, job())
     [done] = await completed_events(redis, "job-1")
     [image] = done.result.images
-    assert (await ImageStore(redis, 60).get(image.id)).data == PNG
+    assert (await RedisImageStore(redis, 60).get(image.id)).data == PNG
     assert (image.width, image.height, image.content_type) == (64, 64, "image/png")
     assert len(calls) == 1 and calls[0]["prompt"] == "a wren"
 
