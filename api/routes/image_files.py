@@ -3,8 +3,8 @@
 from litestar import Request, get
 from litestar.di import NamedDependency
 from litestar.params import FromPath
-from litestar.response import Stream
 from litestar.response.base import ASGIResponse
+from litestar.response.streaming import ASGIStreamingResponse
 from litestar.status_codes import HTTP_302_FOUND, HTTP_304_NOT_MODIFIED
 
 from common.errors import NotFound
@@ -16,7 +16,7 @@ GONE = "this image does not exist or has expired; images are kept for IMAGE_EXPI
 @get("/image/{name:str}")
 async def serve_image(
     name: FromPath[str], request: Request, images: NamedDependency[ImageStore]
-) -> ASGIResponse | Stream:
+) -> ASGIResponse:
     """Bytes at hand are sent as a low-level response (they leave the buffer Redis wrote them
     into, uncopied); a bucket's object is streamed through, or redirected to."""
     image_id = name.partition(".")[0]
@@ -42,6 +42,10 @@ async def serve_image(
         headers["Location"] = opened.redirect
         return ASGIResponse(status_code=HTTP_302_FOUND, headers=headers)
     if opened.chunks is not None:
-        headers["Content-Length"] = str(opened.meta.size)
-        return Stream(opened.chunks, media_type=opened.meta.content_type, headers=headers)
+        return ASGIStreamingResponse(
+            iterator=opened.chunks,
+            content_length=opened.meta.size or None,
+            media_type=opened.meta.content_type,
+            headers=headers,
+        )
     return ASGIResponse(body=opened.data, media_type=opened.meta.content_type, headers=headers)

@@ -10,7 +10,7 @@ import math
 import secrets
 import time
 from collections.abc import AsyncGenerator, Sequence
-from typing import NamedTuple, Protocol
+from typing import NamedTuple, Protocol, runtime_checkable
 
 import msgspec
 from redis.asyncio import Redis
@@ -77,6 +77,7 @@ class OpenedImage(NamedTuple):
 Staged = Sequence[tuple[StoredImage, bytes]]
 
 
+@runtime_checkable  # Litestar checks a dependency against its annotation
 class ImageStore(Protocol):
     ttl_seconds: int
 
