@@ -11,6 +11,7 @@ ImagegateError            any failure we report to a client; carries status, typ
 ├── ClientClosedRequest 499: the client left before its answer (nginx's code; nobody reads it)
 ├── UpstreamFailed      502: every key failed, or the upstream rejected our configuration
 ├── ServiceUnavailable  503: Redis, the queue or the cache cannot take work now
+│   └── StoreFailed     503: a job's result could not be stored; the upstream is not paid again
 └── RequestTimeout      504: the wait passed REQUEST_TIMEOUT
 
 Errors cross from the worker to the api as `ErrorInfo` inside job events. Litestar's own 404,
@@ -126,6 +127,10 @@ class ServiceUnavailable(ImagegateError):
     status = 503
     type = "service_unavailable"
     default_code = "redis_unavailable"
+
+
+class StoreFailed(ServiceUnavailable):
+    should_retry = False  # the job ran and was paid for: an SDK retry would pay again
 
 
 class RequestTimeout(ImagegateError):

@@ -10,6 +10,27 @@ import traceback
 request_id: contextvars.ContextVar[str | None] = contextvars.ContextVar("request_id", default=None)
 
 
+MAX_MESSAGE = 2000
+
+
+def message(record: logging.LogRecord) -> str:
+    """The record's message with every exception among its arguments reduced to its type's
+    name: an exception's text can carry data (a Redis error echoes its command, image bytes
+    included), and libraries such as arq log `failed, %s: %s` with the exception itself."""
+    args = record.args
+    if isinstance(record.msg, BaseException):
+        text = type(record.msg).__name__
+    elif isinstance(args, tuple) and args:
+        safe = tuple(type(a).__name__ if isinstance(a, BaseException) else a for a in args)
+        try:
+            text = str(record.msg) % safe
+        except (TypeError, ValueError):
+            text = str(record.msg)
+    else:
+        text = record.getMessage()
+    return text if len(text) <= MAX_MESSAGE else text[: MAX_MESSAGE - 1] + "…"
+
+
 class JsonFormatter(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
         entry = {
@@ -17,7 +38,7 @@ class JsonFormatter(logging.Formatter):
             + f".{int(record.msecs):03d}Z",
             "level": record.levelname.lower(),
             "logger": record.name,
-            "message": record.getMessage(),
+            "message": message(record),
         }
         if (rid := request_id.get()) is not None:
             entry["request_id"] = rid

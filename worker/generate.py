@@ -13,9 +13,10 @@ from typing import NamedTuple
 
 from msgspec.structs import replace
 from redis.asyncio.client import Pipeline
+from redis.exceptions import OutOfMemoryError, RedisError
 
 from common.config.types import ModelSpec, ProviderSpec
-from common.errors import ImagegateError, InvalidRequest, NotFound
+from common.errors import ImagegateError, InvalidRequest, NotFound, StoreFailed
 from common.logs import request_id
 from common.prompt.size_plan import SizePlan, plan_size
 from common.schemas import (
@@ -40,6 +41,8 @@ from worker.services import Services
 
 log = logging.getLogger("imagegate.worker")
 
+REDIS_RETRY_AFTER = 5
+
 # The worker's hook that adds arq's end-of-job writes to a pipeline (worker/runner.py).
 Settle = Callable[[Pipeline, str], None]
 
@@ -55,21 +58,41 @@ async def generate(ctx: dict, payload: bytes) -> None:
     job = decode_job(payload)
     token = request_id.set(job.request_id)
     started = time.perf_counter()
+    settle = Settlement(ctx.get("settle"), ctx.get("settled"))
     try:
         # Only a rerun (a worker died mid-job) can find a result already kept.
         previous = await _previous_result(services, job.id) if ctx.get("job_try") != 1 else None
         outcome = Outcome(previous, store_result=False) if previous else await _run(services, job)
-        await _finish(services, job, outcome, time.perf_counter() - started, ctx.get("settle"))
+        try:
+            await _finish(services, job, outcome, time.perf_counter() - started, settle)
+        except (RedisError, OSError) as exc:
+            await _store_failed(services, job, exc, settle)
     finally:
         request_id.reset(token)
 
 
+class Settlement(NamedTuple):
+    """The worker's hooks: `add` puts arq's end-of-job writes into a pipeline; `done` is told
+    once that pipeline ran, so the job counts as finished only when its writes are in Redis."""
+
+    add: Settle | None
+    done: Callable[[str], None] | None
+
+    def into(self, pipe: Pipeline, job_id: str) -> None:
+        if self.add is not None:
+            self.add(pipe, job_id)
+
+    def ran(self, job_id: str) -> None:
+        if self.done is not None:
+            self.done(job_id)
+
+
 async def _finish(
-    services: Services, job: GenerateJob, outcome: Outcome, seconds: float, settle: Settle | None
+    services: Services, job: GenerateJob, outcome: Outcome, seconds: float, settle: Settlement
 ) -> None:
     """Store the images and the result, announce the outcome, count it and settle arq's
     bookkeeping: one transaction, one round trip, so a result is never announced without its
-    images, nor kept without them."""
+    images, nor kept without them. This write is the job's commit point."""
     event = outcome.event
     label = "completed" if isinstance(event, Completed) else event.error.code or "failed"
     found = services.settings.find_model(job.model)
@@ -83,9 +106,9 @@ async def _finish(
             )
         await services.events.append(job.id, event, pipe)
         metrics.job_finished(pipe, provider, job.model, label, seconds)
-        if settle is not None:
-            settle(pipe, job.id)
+        settle.into(pipe, job.id)
         await pipe.execute()
+    settle.ran(job.id)
     log.info(
         "job finished",
         extra={
@@ -96,6 +119,56 @@ async def _finish(
             "duration_ms": round(seconds * 1000),
         },
     )
+
+
+async def _store_failed(
+    services: Services, job: GenerateJob, exc: Exception, settle: Settlement
+) -> None:
+    """The final write failed (Redis full or gone): fail the job once, with a 503 that tells
+    SDKs not to retry, and settle it so it never runs, and pays the upstream, again. Redis is
+    asked until it answers or no client waits any more."""
+    full = isinstance(exc, OutOfMemoryError)
+    log.error(
+        "the job's result could not be stored (%s)",
+        type(exc).__name__,
+        extra={"job_id": job.id, "cache_full": full},
+    )
+    if full:
+        error = StoreFailed(
+            "the image was made but the image cache is full, so it could not be kept",
+            code="cache_full",
+            retry_after=60,
+        )
+    else:
+        error = StoreFailed(
+            "the image was made but Redis failed while it was being stored",
+            retry_after=REDIS_RETRY_AFTER,
+        )
+    failed = Failed(error.info())
+    deadline = time.monotonic() + services.settings.request_timeout
+    while True:
+        try:
+            async with services.redis.pipeline(transaction=True) as pipe:
+                if full:  # past maxmemory only deletions and PUBLISH pass: nothing is kept
+                    services.events.announce(job.id, failed, pipe)
+                else:
+                    await services.events.append(job.id, failed, pipe)
+                if job.idempotency is not None:  # the key is free for a fresh try
+                    pipe.delete(job.idempotency[0])
+                settle.into(pipe, job.id)
+                await pipe.execute()
+            settle.ran(job.id)
+            return
+        except (RedisError, OSError) as again:
+            if time.monotonic() > deadline:
+                log.error(
+                    "the job's failure could not be recorded either (%s)",
+                    type(again).__name__,
+                    extra={"job_id": job.id},
+                )
+                return
+            full = isinstance(again, OutOfMemoryError)
+            await asyncio.sleep(1)
 
 
 async def _previous_result(services: Services, job_id: str) -> JobEvent | None:

@@ -48,6 +48,8 @@ class ImageWorker(Worker):
         self._saturated = False  # the last look at the queue left due jobs for want of a slot
         self._settled: set[str] = set()  # jobs whose arq bookkeeping went with their result
         self.ctx["settle"] = self.settle
+        # Called by the job once the transaction holding settle's writes has succeeded.
+        self.ctx["settled"] = self._settled.add
         self._last_beat = 0.0
         self._last_renewal = 0.0
         self._redis_down = False
@@ -125,7 +127,6 @@ class ImageWorker(Worker):
         fewer per job); arq's finish_job then has nothing left to do for it."""
         pipe.delete(*bookkeeping_keys(job_id))
         pipe.zrem(self.queue_name, job_id)
-        self._settled.add(job_id)
 
     async def finish_job(self, job_id: str, finish: bool, *args, **kwargs) -> None:
         if finish and job_id in self._settled:

@@ -67,6 +67,16 @@ class EventLog:
         else:
             pipe.eval(_APPEND, 2, *args)
 
+    def announce(self, job_id: str, event: JobEvent, pipe: Pipeline) -> None:
+        """Tell the followers of `job_id` about `event` without keeping it: what is left when
+        Redis is too full to append (PUBLISH, unlike XADD, is allowed past maxmemory)."""
+        pipe.eval(_ANNOUNCE, 1, keys.EVENTS_CHANNEL, job_id, LAST_ID, encode(event))
+
+
+_ANNOUNCE = "redis.call('PUBLISH', KEYS[1], ARGV[1] .. ' ' .. ARGV[2] .. ' ' .. ARGV[3])"
+# The stream id of an announcement kept nowhere: after anything the job's stream can hold.
+LAST_ID = f"{2**63 - 1}-0"
+
 
 class Follower:
     """One waiting request's view of a job: its backlog, then live events, each exactly once."""

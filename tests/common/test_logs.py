@@ -1,0 +1,38 @@
+"""Log lines hold our words only: no exception message, whoever logs it."""
+
+import json
+import logging
+
+from redis.exceptions import OutOfMemoryError
+
+from common.logs import MAX_MESSAGE, JsonFormatter
+
+IMAGE = "iVBORw0KGgo" * 1000  # what a refused SET echoes back: the image itself
+
+
+def line(msg: str, *args, exc: BaseException | None = None) -> dict:
+    exc_info = (type(exc), exc, exc.__traceback__) if exc else None
+    record = logging.LogRecord("arq.worker", logging.ERROR, __file__, 1, msg, args, exc_info)
+    return json.loads(JsonFormatter().format(record))
+
+
+def test_an_exception_passed_as_an_argument_is_logged_by_type_only():
+    error = OutOfMemoryError(
+        f"Command # 1 (SET imagegate:image:x {IMAGE}) of pipeline caused error"
+    )
+    entry = line("%6.2fs ! %s failed, %s: %s", 1.5, "job:generate", "OutOfMemoryError", error)
+    assert entry["message"] == "  1.50s ! job:generate failed, OutOfMemoryError: OutOfMemoryError"
+
+
+def test_exc_info_gives_the_type_and_frames_never_the_message():
+    try:
+        raise OutOfMemoryError(f"SET x {IMAGE}")
+    except OutOfMemoryError as error:
+        entry = line("job failed", exc=error)
+    assert entry["error"] == "OutOfMemoryError" and entry["trace"]
+    assert IMAGE[:20] not in json.dumps(entry)
+
+
+def test_a_long_message_is_cut():
+    assert len(line("%s", "x" * 10 * MAX_MESSAGE)["message"]) == MAX_MESSAGE
+    assert line("%d items", "not a number")["message"] == "%d items"

@@ -1,0 +1,67 @@
+"""The stored result is the commit point: a job whose final write Redis refuses fails once,
+with a 503 SDKs do not retry, and never goes back to the (paying) upstream."""
+
+import threading
+import time
+
+import httpx
+import redis
+
+from tests.fakes.openai_images import GENERATIONS, start_openai_images
+
+LEASE = 2
+
+
+def test_a_result_redis_cannot_store_fails_once_and_is_never_paid_again(start_gateway):
+    server, _ = start_openai_images(valid_keys=("sk-one", "sk-two"))
+    with server:
+        gateway = start_gateway(
+            {
+                "IMAGE_GEN_MODEL_1": "flux-dev",
+                "IMAGE_GEN_API_BASE_1": f"{server.url}/v1",
+                "IMAGE_GEN_API_KEY_1": "sk-one,sk-two",
+                "IMAGE_GEN_KIND_1": "openai",
+                "JOB_LEASE_SECONDS": str(LEASE),
+            }
+        )
+        client = redis.Redis.from_url(gateway.env["REDIS_URL"])
+        answers: list[httpx.Response] = []
+
+        def ask() -> None:
+            answers.append(
+                httpx.post(
+                    f"{gateway.url}/v1/images/generations",
+                    json={"model": "flux-dev", "prompt": "a fox __slow:1.5__"},
+                    headers=gateway.headers(),
+                    timeout=60,
+                )
+            )
+
+        waiting = threading.Thread(target=ask)
+        waiting.start()
+        while not server.requests_to(GENERATIONS):
+            time.sleep(0.02)
+        # Redis is full from now on: the image the upstream is making cannot be stored.
+        client.config_set("maxmemory", client.info("memory")["used_memory"] - 4096)
+        try:
+            waiting.join(30)
+            answer = answers[0]
+            assert answer.status_code == 503, answer.text
+            assert answer.json()["error"]["code"] == "cache_full"
+            assert answer.headers["x-should-retry"] == "false"
+            assert "retry-after" in answer.headers
+            time.sleep(LEASE * 3)  # long past the lease: a job left unsettled would run again
+            assert len(server.requests_to(GENERATIONS)) == 1
+        finally:
+            client.config_set("maxmemory", 0)
+        logs = gateway.logs()
+        assert "could not be stored (OutOfMemoryError)" in logs
+        assert "OOM" not in logs and "maxmemory" not in logs  # Redis's own words stay out
+        served = httpx.post(
+            f"{gateway.url}/v1/images/generations",
+            json={"model": "flux-dev", "prompt": "a fox"},
+            headers=gateway.headers(),
+            timeout=30,
+        )
+        assert served.status_code == 200, served.text
+        assert len(server.requests_to(GENERATIONS)) == 2
