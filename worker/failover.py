@@ -1,9 +1,17 @@
-"""The key failover loop, written once for every kind of upstream (rules: SPEC §2.3)."""
+"""The key failover loop, written once for every upstream: the image providers and the LLM.
+
+A failure another key can fix (refused key, spent quota, rate limit, 5xx) moves on to the next
+key; one it cannot (a refused prompt, a refused configuration, a block page, an unusable
+answer, a timeout) ends the loop at once. The key order is a parameter: images start at a
+fleet-wide rotating cursor and rest failing keys; the enhancement LLM tries its keys in turn.
+"""
 
 import asyncio
+import enum
 import logging
 import time
 from collections.abc import Awaitable, Callable
+from typing import Protocol, TypeVar
 
 import httpx
 from redis.asyncio import Redis
@@ -18,16 +26,49 @@ from worker.upstream.sniff import ImageInfo, sniff
 
 log = logging.getLogger("imagegate.failover")
 
+T = TypeVar("T")
 Notify = Callable[[str], Awaitable[None]]
 Images = list[tuple[bytes, ImageInfo]]
+Exhausted = Callable[[ProviderSpec, list["UpstreamFailure"]], ImagegateError]
 
 BENCH_SECONDS = {Reason.KEY: 600, Reason.QUOTA: 3600, Reason.RATE: 60}
 _RATE_REASONS = (Reason.RATE, Reason.QUOTA)
 MAX_SIDE = 16384  # no upstream makes larger images; a header claiming more is lying
 
 
+class KeyOrder(enum.Enum):
+    ROTATE = "rotate"  # a fleet-wide rotating start, failing keys rested (benched) for all
+    IN_TURN = "in turn"  # the order configured, nothing shared between jobs
+
+
+class Keys(Protocol):
+    keys: tuple[str | None, ...]
+    shared: bool  # its failures and failovers count in /metrics
+
+    async def plan(self) -> tuple[list[int], dict[int, tuple[float, Reason]]]: ...
+
+    async def bench(self, index: int, seconds: float, reason: Reason) -> None: ...
+
+
+class KeysInTurn:
+    """A provider's keys in the order configured, none ever benched."""
+
+    shared = False
+
+    def __init__(self, provider: ProviderSpec) -> None:
+        self.keys: tuple[str | None, ...] = provider.keys or (None,)
+
+    async def plan(self) -> tuple[list[int], dict[int, tuple[float, Reason]]]:
+        return list(range(len(self.keys))), {}
+
+    async def bench(self, index: int, seconds: float, reason: Reason) -> None:
+        return None
+
+
 class KeyRing:
     """A provider's keys as every worker sees them: a shared rotating start and shared benches."""
+
+    shared = True
 
     def __init__(self, redis: Redis, provider: ProviderSpec) -> None:
         self._redis = redis
@@ -74,11 +115,30 @@ class Failover:
     async def run(
         self, provider: ProviderSpec, adapter: Adapter, request: UpstreamRequest, notify: Notify
     ) -> Images:
-        """Images from the first key that gives them; a ImagegateError when none does."""
-        ring = KeyRing(self._redis, provider)
+        """Images from the first key that gives them; an ImagegateError when none does."""
+
+        async def images(upstream: Upstream) -> Images:
+            return recognise(await adapter(upstream, request))
+
+        return await self.each_key(provider, images, notify)
+
+    async def each_key(
+        self,
+        provider: ProviderSpec,
+        call: Callable[[Upstream], Awaitable[T]],
+        notify: Notify,
+        *,
+        order: KeyOrder = KeyOrder.ROTATE,
+        exhausted: Exhausted | None = None,
+    ) -> T:
+        """What `call` gives with the first key that works; when none does, the error
+        `exhausted` makes of the failures (by default all_failed)."""
+        ring: Keys = (
+            KeyRing(self._redis, provider) if order is KeyOrder.ROTATE else KeysInTurn(provider)
+        )
         deadline = time.monotonic() + self._deadline
-        order, benched = await ring.plan()
-        attempts = [index for index in order if index not in benched]
+        planned, benched = await ring.plan()
+        attempts = [index for index in planned if index not in benched]
         if not attempts:
             raise all_benched(provider, benched)
         failures: list[UpstreamFailure] = []
@@ -90,7 +150,7 @@ class Failover:
                 )
             try:
                 return await self._attempt(
-                    Upstream(self._client, provider, ring.keys[index]), adapter, request, budget
+                    call, Upstream(self._client, provider, ring.keys[index]), budget
                 )
             except UpstreamFailure as failure:
                 failure.message = redact(failure.message, secrets_of(provider))
@@ -103,28 +163,30 @@ class Failover:
                         "status": failure.status,
                     },
                 )
-                await self._count(
-                    metrics.upstream_error,
-                    provider.name,
-                    str(failure.status or failure.reason.name.lower()),
-                )
+                if ring.shared:
+                    await self._count(
+                        metrics.upstream_error,
+                        provider.name,
+                        str(failure.status or failure.reason.name.lower()),
+                    )
                 self._stop_if_final(provider, failure)
                 await self._bench(ring, index, failure)
                 failures.append(failure)
             if position + 1 < len(attempts):
-                await self._count(metrics.failover, provider.name)
+                if ring.shared:
+                    await self._count(metrics.failover, provider.name)
                 await notify(
                     f"Key {index + 1} of {len(ring.keys)} of {provider.name} failed ({failures[-1].reason.value}); "
                     f"failing over to key {attempts[position + 1] + 1}"
                 )
-        raise all_failed(provider, failures)
+        raise (exhausted or all_failed)(provider, failures)
 
     async def _attempt(
-        self, upstream: Upstream, adapter: Adapter, request: UpstreamRequest, budget: float
-    ) -> Images:
+        self, call: Callable[[Upstream], Awaitable[T]], upstream: Upstream, budget: float
+    ) -> T:
         try:
             async with asyncio.timeout(budget):
-                return recognise(await adapter(upstream, request))
+                return await call(upstream)
         except TimeoutError:
             raise UpstreamFailure(Reason.TIMEOUT, f"no answer within {budget:g} s") from None
         except RecursionError:  # any JSON decoder meeting an answer nested thousands deep
@@ -160,7 +222,7 @@ class Failover:
             counter(pipe, *labels)
             await pipe.execute()
 
-    async def _bench(self, ring: KeyRing, index: int, failure: UpstreamFailure) -> None:
+    async def _bench(self, ring: Keys, index: int, failure: UpstreamFailure) -> None:
         seconds = BENCH_SECONDS.get(failure.reason)
         if seconds is not None:
             if failure.reason is Reason.RATE and failure.retry_after:

@@ -16,7 +16,7 @@ from common.store import keys
 from tests.fakes.adapter_calls import image_request
 from tests.fakes.openai_images import GENERATIONS, start_openai_images
 from tests.fakes.siliconflow import FLUX, start_siliconflow
-from worker.failover import Failover
+from worker.failover import Failover, KeyOrder
 from worker.providers import ADAPTERS
 
 BEHAVIOUR = {
@@ -255,3 +255,41 @@ async def test_redis_never_holds_a_key(openai_fake, workers, redis):
         for secret in ("sk-revoked", "sk-quota", "sk-a")
         for text in map(str, stored + values)
     )
+
+
+async def test_keys_in_turn_start_at_the_first_key_each_time_and_bench_nothing(
+    openai_fake, workers, redis
+):
+    server, _ = openai_fake
+    server.clear()
+    failover = workers()
+    provider = openai_provider(server, "sk-429-a", "sk-a", "sk-b")
+    request = image_request("openai", "flux-dev", width=512, height=512)
+
+    async def images(upstream):
+        return await ADAPTERS["openai"](upstream, request)
+
+    async def notify(text: str) -> None: ...
+
+    for _ in range(3):
+        assert await failover.each_key(provider, images, notify, order=KeyOrder.IN_TURN)
+    assert keys_used(server) == ["sk-429-a", "sk-a"] * 3  # the rate-limited key is never rested
+    assert await redis.keys("imagegate:provider:*") == []
+
+
+async def test_keys_in_turn_end_with_the_error_the_caller_words(openai_fake, workers):
+    server, _ = openai_fake
+    provider = openai_provider(server, "sk-500-a", "sk-500-b")
+
+    async def images(upstream):
+        return await ADAPTERS["openai"](upstream, image_request("openai", "flux-dev"))
+
+    async def notify(text: str) -> None: ...
+
+    def exhausted(provider, failures):
+        return UpstreamFailed(f"{len(failures)} keys: {failures[-1].reason.value}")
+
+    with pytest.raises(UpstreamFailed, match="^2 keys: unavailable$"):
+        await workers().each_key(
+            provider, images, notify, order=KeyOrder.IN_TURN, exhausted=exhausted
+        )

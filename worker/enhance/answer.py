@@ -3,15 +3,8 @@
 import json
 import re
 
+from common.errors import UpstreamFailed
 from common.prompt.flags import read_ratio
-
-
-class EnhanceFailed(Exception):
-    """The LLM gave no usable prompt; `message` says why, without anything the upstream sent."""
-
-    def __init__(self, message: str) -> None:
-        super().__init__(message)
-        self.message = message
 
 
 class ThinkSplitter:
@@ -57,13 +50,13 @@ def parse_answer(text: str, limit: int) -> tuple[str, str | None]:
     if data is not None:
         prompt, ratio = data.get("prompt"), data.get("aspect_ratio")
         if not isinstance(prompt, str) or not prompt.strip():
-            raise EnhanceFailed("the LLM's JSON answer holds no prompt")
+            raise UpstreamFailed("the LLM's JSON answer holds no prompt")
         return _one_paragraph(prompt, limit), read_ratio(ratio) if isinstance(ratio, str) else None
     if body.startswith(("{", "[")):
-        raise EnhanceFailed("the LLM answered with broken JSON")
+        raise UpstreamFailed("the LLM answered with broken JSON")
     prompt = _one_paragraph(_LABEL.sub("", body).strip("\"'“”"), limit)
     if not prompt:
-        raise EnhanceFailed("the LLM answered with nothing")
+        raise UpstreamFailed("the LLM answered with nothing")
     return prompt, None
 
 

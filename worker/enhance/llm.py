@@ -1,4 +1,7 @@
-"""Prompt enhancement (SPEC §2.2.4): one LLM call, its reasoning relayed live; any failure keeps the user's prompt."""
+"""Prompt enhancement: one LLM call, its reasoning relayed live; any failure keeps the user's prompt.
+
+The LLM's keys go through the failover loop (worker/failover.py) in turn, its call through
+worker/upstream/http.py's open_json, its failures are UpstreamFailure then UpstreamFailed."""
 
 import asyncio
 import contextlib
@@ -10,17 +13,18 @@ from typing import Any, NamedTuple
 import httpx
 import msgspec
 
-from common.config.types import EnhanceSpec, ModelSpec
+from common.config.types import EnhanceSpec, ModelSpec, ProviderSpec
+from common.errors import ImagegateError, UpstreamFailed
 from common.prompt.markup import neutralise, neutralise_block
 from common.prompt.size_plan import describe_ratio
 from common.schemas import GenerateJob, LlmTokens, Reasoning
 from common.store.events import EventLog
-from worker.enhance.answer import EnhanceFailed, ThinkSplitter, parse_answer
+from worker.enhance.answer import ThinkSplitter, parse_answer
 from worker.enhance.prompts import system_prompt
-from worker.failover import Notify
-from worker.providers.base import bearer, endpoint_url
+from worker.failover import KeyOrder, Notify
+from worker.providers.base import Upstream, bearer
 from worker.services import Services
-from worker.upstream.http import UpstreamFailure, read_capped, transport_errors
+from worker.upstream.http import BodyTooLarge, Reason, UpstreamFailure, open_json, read_capped
 
 log = logging.getLogger("imagegate.enhance")
 
@@ -45,13 +49,20 @@ async def enhance_prompt(
         return Enhancement(job.prompt)
     await notify(f"✨ Enhancing the prompt with {neutralise(spec.model)}")
     relay = ReasoningRelay(services.events, job.id, live=job.stream)
+    body = request_body(spec, job)
+
+    async def ask(upstream: Upstream) -> tuple[str, LlmTokens]:
+        return await _ask(upstream, body, relay)
+
     try:
         async with asyncio.timeout(spec.timeout):
-            answer, usage = await _ask_each_key(services.http, spec, request_body(spec, job), relay)
+            answer, usage = await services.failover.each_key(
+                llm_provider(spec), ask, _unannounced, order=KeyOrder.IN_TURN, exhausted=_all_failed
+            )
         prompt, ratio = parse_answer(answer, model.prompt_limit)
     except TimeoutError:
         failure = f"the LLM did not answer within {spec.timeout:g} s"
-    except EnhanceFailed as exc:
+    except ImagegateError as exc:
         failure = exc.message
     else:
         await relay.close()
@@ -85,35 +96,29 @@ def request_body(spec: EnhanceSpec, job: GenerateJob) -> dict[str, Any]:
     return body
 
 
-async def _ask_each_key(
-    client: httpx.AsyncClient, spec: EnhanceSpec, body: dict, relay: "ReasoningRelay"
-) -> tuple[str, LlmTokens]:
-    """The first answer any key gets, keys tried in the order configured."""
-    failures: list[EnhanceFailed] = []
-    for key in spec.keys or (None,):
-        try:
-            return await _ask(client, spec, key, body, relay)
-        except EnhanceFailed as failure:
-            failures.append(failure)
+def llm_provider(spec: EnhanceSpec) -> ProviderSpec:
+    """The LLM as the failover loop sees a provider: an OpenAI-compatible /chat/completions."""
+    return ProviderSpec(
+        name="the LLM", kind="chat", base_url=spec.base_url, keys=spec.keys, timeout=spec.timeout
+    )
+
+
+async def _unannounced(text: str) -> None:
+    """The LLM's failovers are not shown: its outcome is (enhanced, or why not)."""
+
+
+def _all_failed(provider: ProviderSpec, failures: list[UpstreamFailure]) -> ImagegateError:
     if len(failures) == 1:
-        raise failures[0]
-    raise EnhanceFailed(f"all {len(failures)} LLM keys failed; the last: {failures[-1].message}")
+        return UpstreamFailed(failures[0].message)
+    return UpstreamFailed(f"all {len(failures)} LLM keys failed; the last: {failures[-1].message}")
 
 
-async def _ask(
-    client: httpx.AsyncClient,
-    spec: EnhanceSpec,
-    key: str | None,
-    body: dict,
-    relay: "ReasoningRelay",
-) -> tuple[str, LlmTokens]:
-    url = endpoint_url(spec.base_url, "/v1/chat/completions")
-    headers = bearer(key)
+async def _ask(upstream: Upstream, body: dict, relay: "ReasoningRelay") -> tuple[str, LlmTokens]:
     collector = _Collector(relay)
-    with _llm_errors():
-        async with client.stream("POST", url, json=body, headers=headers) as response:
-            if response.status_code != 200:
-                raise EnhanceFailed(f"the LLM answered HTTP {response.status_code}")
+    with _in_llm_words():
+        async with open_json(
+            upstream.client, upstream.endpoint(), body, headers=bearer(upstream.key)
+        ) as response:
             # A server may ignore `stream: true` and answer with one JSON body: both are read.
             if response.headers.get("content-type", "").startswith("text/event-stream"):
                 await _read_stream(response, collector)
@@ -123,12 +128,26 @@ async def _ask(
 
 
 @contextlib.contextmanager
-def _llm_errors() -> Iterator[None]:
+def _in_llm_words() -> Iterator[None]:
+    """Nothing the LLM sent reaches the answer: only its HTTP status, or that it was unreachable."""
     try:
-        with transport_errors():
-            yield
+        yield
+    except BodyTooLarge:
+        raise _too_long() from None
     except UpstreamFailure as failure:
-        raise EnhanceFailed(f"could not reach the LLM ({failure.reason.value})") from failure
+        if failure.status is not None:
+            message = f"the LLM answered HTTP {failure.status}"
+        elif isinstance(failure.__cause__, httpx.TransportError | OSError):
+            message = f"could not reach the LLM ({failure.reason.value})"
+        else:
+            raise
+        raise UpstreamFailure(
+            failure.reason, message, status=failure.status, retry_after=failure.retry_after
+        ) from failure
+
+
+def _too_long() -> UpstreamFailure:
+    return UpstreamFailure(Reason.UNUSABLE, "the LLM's answer is too long")
 
 
 async def _read_stream(response: httpx.Response, collector: "_Collector") -> None:
@@ -136,7 +155,7 @@ async def _read_stream(response: httpx.Response, collector: "_Collector") -> Non
     async for line in response.aiter_lines():
         size += len(line)
         if size > MAX_ANSWER:
-            raise EnhanceFailed("the LLM's answer is too long")
+            raise _too_long()
         if not line.startswith("data:"):
             continue  # comments, event names, blank lines
         data = line[5:].strip()
@@ -174,12 +193,13 @@ _completion = msgspec.json.Decoder(_Completion).decode
 def _decode(data: bytes) -> _Completion:
     try:
         completion = _completion(data)
-    except msgspec.DecodeError as exc:
-        raise EnhanceFailed(
-            "the LLM answered with something that is not a chat completion"
-        ) from exc
+    except msgspec.DecodeError:
+        # Garbage, like a 5xx: another key may get a real answer.
+        raise UpstreamFailure(
+            Reason.UNAVAILABLE, "the LLM answered with something that is not a chat completion"
+        ) from None
     if completion.error:
-        raise EnhanceFailed("the LLM reported an error")
+        raise UpstreamFailure(Reason.UNAVAILABLE, "the LLM reported an error")
     return completion
 
 

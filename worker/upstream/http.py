@@ -21,7 +21,7 @@ import enum
 import json
 import re
 import zlib
-from collections.abc import Iterator, Mapping
+from collections.abc import AsyncIterator, Iterator, Mapping
 
 import httpx
 import msgspec
@@ -275,6 +275,32 @@ def _text(value: object) -> str:
     return ""
 
 
+@contextlib.asynccontextmanager
+async def open_json(
+    client: httpx.AsyncClient,
+    url: str,
+    body: dict,
+    *,
+    headers: dict[str, str] | None = None,
+    auth: httpx.Auth | None = None,
+    meaning: Mapping[str, int] | None = None,
+) -> AsyncIterator[httpx.Response]:
+    """POST `body` as JSON and hold the 200 answer open to be read as it comes (an SSE
+    stream); any other status raises the failure it means (`meaning` as in answer_failure)."""
+    # msgspec encodes several times faster than httpx's json.dumps.
+    headers = {**(headers or {}), "Content-Type": "application/json"}
+    with transport_errors():
+        async with client.stream(
+            "POST", url, content=_encode_json(body), headers=headers, auth=auth
+        ) as response:
+            if response.status_code != 200:
+                content = await read_capped(response)
+                raise answer_failure(
+                    response.status_code, content, response.headers, meaning=meaning
+                )
+            yield response
+
+
 async def post_json(
     client: httpx.AsyncClient,
     url: str,
@@ -286,16 +312,10 @@ async def post_json(
 ) -> tuple[httpx.Response, bytes]:
     """POST `body` as JSON; the 200 answer and its bytes (read within MAX_BODY), or the
     failure any other status means (`meaning` as in answer_failure)."""
-    # msgspec encodes several times faster than httpx's json.dumps.
-    headers = {**(headers or {}), "Content-Type": "application/json"}
-    with transport_errors():
-        async with client.stream(
-            "POST", url, content=_encode_json(body), headers=headers, auth=auth
-        ) as response:
-            content = await read_capped(response)
-    if response.status_code != 200:
-        raise answer_failure(response.status_code, content, response.headers, meaning=meaning)
-    return response, content
+    async with open_json(
+        client, url, body, headers=headers, auth=auth, meaning=meaning
+    ) as response:
+        return response, await read_capped(response)
 
 
 def decode_base64(text: str) -> bytes:

@@ -2,7 +2,8 @@
 
 import pytest
 
-from worker.enhance.answer import EnhanceFailed, ThinkSplitter, parse_answer
+from common.errors import UpstreamFailed
+from worker.enhance.answer import ThinkSplitter, parse_answer
 
 PROMPT = "a ginger cat reading, warm light"
 
@@ -72,7 +73,7 @@ def test_answers_that_give_a_prompt(answer, prompt, ratio):
     ],
 )
 def test_answers_without_a_prompt_fail(answer, why):
-    with pytest.raises(EnhanceFailed) as failure:
+    with pytest.raises(UpstreamFailed) as failure:
         parse_answer(answer, 4000)
     assert why in failure.value.message
 
