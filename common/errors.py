@@ -9,13 +9,23 @@ ImagegateError            any failure we report to a client; carries status, typ
 ├── IdempotencyKeyReused 422: same Idempotency-Key, different body
 ├── RateLimited         429: our limit, or every upstream key rate limited
 ├── ClientClosedRequest 499: the client left before its answer (nginx's code; nobody reads it)
-├── UpstreamFailed      502: every key failed, or the upstream rejected our configuration
+├── UpstreamFailed      502: every key failed, the upstream rejected our configuration, or the
+│                            enhancement LLM gave no prompt (then the user's prompt is used)
 ├── ServiceUnavailable  503: Redis, the queue or the cache cannot take work now
 │   └── StoreFailed     503: a job's result could not be stored; the upstream is not paid again
-└── RequestTimeout      504: the wait passed REQUEST_TIMEOUT
+├── RequestTimeout      504: the wait passed REQUEST_TIMEOUT
+└── JobFailed           any: a worker's error, rebuilt in the api from its ErrorInfo
+                             (api/errors.py: only the api raises it)
 
 Errors cross from the worker to the api as `ErrorInfo` inside job events. Litestar's own 404,
 405, 413 and validation errors are mapped to the same shape in api/errors.py.
+
+Three exceptions live outside the tree because no client ever sees them:
+- UpstreamFailure (worker/upstream/http.py), and its BodyTooLarge: one upstream attempt gave
+  no image; its `reason` tells the failover loop (worker/failover.py) whether another key may
+  help. The loop turns the last one into an UpstreamFailed, RateLimited or ContentRejected.
+- ConfigError (common/config/load.py): the configuration is wrong; the process does not start.
+- CannotListen (imagegate/processes.py): the api's address cannot be bound; the process stops.
 """
 
 from typing import ClassVar
