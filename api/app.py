@@ -13,6 +13,7 @@ from litestar.di import Provide
 from litestar.openapi import OpenAPIConfig
 
 from api.errors import EXCEPTION_HANDLERS
+from api.jobs.uploads import MAX_JSON_BODY
 from api.jobs.wait import JobClient
 from api.observability import ApiMetrics, observe
 from api.routes.chat import chat_completions
@@ -28,8 +29,6 @@ from common.store.bulk_reader import BulkReader
 from common.store.events import EventHub
 from common.store.images import RedisImageStore
 from common.store.redis import COMMAND_TIMEOUT, DEFAULT_URL, connect
-
-MAX_BODY = 1_000_000
 
 
 def _provide(name: str) -> Provide:
@@ -98,7 +97,7 @@ def create_app(settings: Settings, redis: ArqRedis | None = None) -> Litestar:
             allow_methods=["GET", "POST", "OPTIONS"],
             allow_headers=["Authorization", "Content-Type", "Idempotency-Key"],
         ),
-        request_max_body_size=MAX_BODY,
+        request_max_body_size=MAX_JSON_BODY,
         openapi_config=OpenAPIConfig(title="imagegate", version="0.1.0", path="/schema"),
         logging_config=None,
     )

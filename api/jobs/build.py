@@ -4,7 +4,8 @@ import secrets
 
 import msgspec
 
-from api.openai.wire import ChatCompletionRequest, ChatMessage, GenerationOptions
+from api.jobs.uploads import Upload
+from api.openai.wire import ChatCompletionRequest, ChatMessage, GenerationOptions, ImageUrl
 from common.config.types import ModelSpec, ProviderSpec, Settings
 from common.errors import InvalidRequest, NotFound
 from common.limits import MAX_PROMPT
@@ -29,6 +30,25 @@ def chat_prompt(data: ChatCompletionRequest) -> str:
             code="missing_field",
         )
     return text
+
+
+def chat_images(data: ChatCompletionRequest) -> list[Upload]:
+    """The image_url parts of the last user message: the input images of an edit."""
+    index = next(
+        (i for i in reversed(range(len(data.messages))) if data.messages[i].role == "user"), None
+    )
+    if index is None or isinstance(data.messages[index].content, str):
+        return []
+    images = []
+    for position, part in enumerate(data.messages[index].content or ()):
+        if part.type != "image_url":
+            continue
+        param = f"messages[{index}].content[{position}].image_url"
+        url = part.image_url.url if isinstance(part.image_url, ImageUrl) else part.image_url
+        if not url:
+            raise InvalidRequest(f"{param} has no url", param=param, code="missing_field")
+        images.append(Upload(param, url=url))
+    return images
 
 
 def _message_text(message: ChatMessage) -> str:

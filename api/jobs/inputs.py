@@ -125,7 +125,7 @@ def check_counts(model: ModelSpec, images: list[Upload], mask: Upload | None) ->
         )
     if not images:
         raise InvalidRequest("send the image to edit", param="image", code="missing_field")
-    param = images[0].param.partition("[")[0] if images[0].param.startswith("images") else "image"
+    param = images[0].param.partition("[")[0]  # image, images or messages
     if len(images) > MAX_IMAGES:
         raise InvalidRequest(f"at most {MAX_IMAGES} images can be edited at once", param=param)
     if len(images) > model.edit_images:

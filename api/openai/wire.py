@@ -8,9 +8,15 @@ from common.limits import Count, PartialImages, ResponseFormat, Side
 from common.schemas import ImageOptions
 
 
+class ImageUrl(msgspec.Struct, kw_only=True, frozen=True):
+    url: str
+    detail: str | None = None
+
+
 class ContentPart(msgspec.Struct, kw_only=True):
     type: str = "text"
     text: str | None = None
+    image_url: ImageUrl | str | None = None  # an input image: a data: URI or a URL
 
 
 class ChatMessage(msgspec.Struct, kw_only=True):

@@ -2,26 +2,45 @@
 
 from litestar import Request, Response, post
 from litestar.di import NamedDependency
-from litestar.params import JSONBody
 from litestar.response import Stream
+from msgspec.structs import replace
 
 from api.auth import require_gateway_key
-from api.jobs.build import build_job, chat_prompt
+from api.jobs.build import build_job, chat_images, chat_prompt, resolve_model
+from api.jobs.inputs import Inputs
+from api.jobs.uploads import MAX_JSON_BODY, decode_json, read_body
 from api.jobs.wait import JobClient
 from api.openai.chat_answer import ChunkWriter, completion
 from api.openai.sse import chat_stream
 from api.openai.wire import ChatCompletion, ChatCompletionRequest
 from api.urls import public_base_url
+from common.errors import InvalidRequest, RequestTooLarge
 from common.logs import request_id
 
 SSE_HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
 
 
-@post("/v1/chat/completions", status_code=200, guards=[require_gateway_key])
+# The body limit is 1 MB, or MAX_UPLOAD_BYTES for a message carrying images (read_chat).
+@post(
+    "/v1/chat/completions",
+    status_code=200,
+    guards=[require_gateway_key],
+    request_max_body_size=None,
+)
 async def chat_completions(
-    request: Request, data: JSONBody[ChatCompletionRequest], gateway: NamedDependency[JobClient]
+    request: Request, gateway: NamedDependency[JobClient]
 ) -> Stream | Response[ChatCompletion]:
     settings = gateway.settings
+    body = await read_body(request, settings.max_upload_bytes)
+    try:
+        data = decode_json(body, ChatCompletionRequest)
+    except InvalidRequest:
+        if len(body) > MAX_JSON_BODY:
+            raise too_large_for_text() from None
+        raise
+    images = chat_images(data)
+    if len(body) > MAX_JSON_BODY and not images:
+        raise too_large_for_text()
     job = build_job(
         data,
         chat_prompt(data),
@@ -31,10 +50,15 @@ async def chat_completions(
         enhance_default=True,
     )
     base_url = public_base_url(request, settings)
+    if images:  # an edit of the message's images, with its text as the prompt
+        _, model = resolve_model(settings, data.model)
+        inputs = Inputs(request.app.state.http, gateway.images, base_url)
+        loaded, _ = await inputs.load_edit(model, images, None)
+        job = replace(job, images=loaded)
     submission = {
         "caller": request.state.caller,
         "idempotency_key": request.headers.get("idempotency-key"),
-        "body": await request.body(),
+        "body": bytes(body),
     }
     if not data.stream:
         result = await gateway.run(job, request, **submission)
@@ -46,4 +70,10 @@ async def chat_completions(
         chat_stream(gateway, job_id, writer, base_url, include_usage),
         media_type="text/event-stream",
         headers=SSE_HEADERS,
+    )
+
+
+def too_large_for_text() -> RequestTooLarge:
+    return RequestTooLarge(
+        "the request body is larger than 1 MB (only a message carrying images may be larger)"
     )

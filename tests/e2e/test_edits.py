@@ -3,6 +3,7 @@ Cherry Studio send, the JSON form, and bad input refused before anything is enqu
 
 import base64
 import io
+import re
 
 import httpx
 import openai
@@ -105,10 +106,15 @@ def test_json_form_takes_data_uris_and_this_gateways_own_image_urls(gateway):
     assert served(response.json()["data"][0]["url"]).getpixel((2, 2)) == BLUE
 
 
-def _queue_untouched(gateway: Gateway) -> bool:
+def _job_keys(gateway: Gateway) -> set[bytes]:
+    """Every key a job leaves: its arq record and queue entry, its events and result."""
     client = redis.Redis.from_url(gateway.env["REDIS_URL"])
     try:
-        return not client.keys("imagegate:job:*") and not client.keys("arq:*")
+        return {
+            *client.keys("imagegate:job:*"),
+            *client.keys("arq:job:*"),
+            *client.zrange("arq:queue", 0, -1),
+        }
     finally:
         client.close()
 
@@ -186,13 +192,13 @@ BAD_INPUTS = [
 
 @pytest.mark.parametrize(("name", "request_kwargs", "status", "param"), BAD_INPUTS)
 def test_bad_input_names_the_param_and_enqueues_nothing(
-    redis_server, gateway, name, request_kwargs, status, param
+    gateway, name, request_kwargs, status, param
 ):
-    redis_server.flush()
+    before = _job_keys(gateway)
     response = httpx.post(f"{gateway.url}{EDITS}", headers=gateway.headers(), **request_kwargs)
     assert response.status_code == status, response.text
     assert response.json()["error"]["param"] == param
-    assert _queue_untouched(gateway)
+    assert _job_keys(gateway) == before
 
 
 def test_upload_past_max_upload_bytes_is_413(start_gateway):
@@ -222,3 +228,73 @@ def test_a_model_that_cannot_edit_is_400_edits_not_supported(start_gateway, open
             model="dall-e-3", image=("a.png", png(64, 64), "image/png"), prompt="x"
         )
     assert refused.value.code == "edits_not_supported" and "dall-e-3" in refused.value.message
+
+
+def _chat_with_image(text: str, url: str) -> list[dict]:
+    return [
+        {
+            "role": "user",
+            "content": [
+                {"type": "text", "text": text},
+                {"type": "image_url", "image_url": {"url": url}},
+            ],
+        }
+    ]
+
+
+def test_chat_image_url_parts_become_an_edit(gateway):
+    client = gateway.client()
+    data_uri = "data:image/png;base64," + base64.b64encode(png(200, 100, BLUE)).decode()
+    answer = client.chat.completions.create(
+        model="placeholder", messages=_chat_with_image("make it night", data_uri)
+    )
+    [url] = re.findall(r"!\[[^\]]*\]\(([^)]+)\)", answer.choices[0].message.content)
+    image = served(url)
+    assert image.size == (200, 100) and image.getpixel((2, 2)) == BLUE
+    # "make it night" with the image it just got: this gateway's own URL, read from the cache.
+    again = client.chat.completions.create(
+        model="placeholder", messages=_chat_with_image("now add snow", url)
+    )
+    [second] = re.findall(r"!\[[^\]]*\]\(([^)]+)\)", again.choices[0].message.content)
+    assert served(second).size == (200, 100)
+
+
+def test_chat_body_over_1_mb_is_413_unless_it_carries_images(gateway):
+    padding = "x" * 1_100_000
+    response = httpx.post(
+        f"{gateway.url}/v1/chat/completions",
+        json={
+            "model": "placeholder",
+            "messages": [{"role": "user", "content": "a cat"}],
+            "user": padding,
+        },
+        headers=gateway.headers(),
+    )
+    assert response.status_code == 413
+    big = png(1024, 1024) + b"\x00" * 1_100_000  # trailing bytes after IEND: still a PNG
+    data_uri = "data:image/png;base64," + base64.b64encode(big).decode()
+    response = httpx.post(
+        f"{gateway.url}/v1/chat/completions",
+        json={"model": "placeholder", "messages": _chat_with_image("a cat", data_uri)},
+        headers=gateway.headers(),
+        timeout=60,
+    )
+    assert response.status_code == 200, response.text
+
+
+def test_chat_image_to_a_model_that_cannot_edit_is_refused(start_gateway, openai_upstream):
+    server, _ = openai_upstream
+    gateway = start_gateway(
+        {
+            "IMAGE_GEN_MODEL_1": "dall-e-3",
+            "IMAGE_GEN_API_BASE_1": f"{server.url}/v1",
+            "IMAGE_GEN_API_KEY_1": "sk-upstream-good",
+            "IMAGE_GEN_KIND_1": "openai",
+        }
+    )
+    data_uri = "data:image/png;base64," + base64.b64encode(png(8, 8)).decode()
+    with pytest.raises(openai.BadRequestError) as refused:
+        gateway.client().chat.completions.create(
+            model="dall-e-3", messages=_chat_with_image("x", data_uri)
+        )
+    assert refused.value.code == "edits_not_supported"
