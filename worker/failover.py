@@ -19,7 +19,7 @@ from redis.asyncio import Redis
 from common.config.types import ProviderSpec, Settings
 from common.errors import ContentRejected, ImagegateError, RateLimited, UpstreamFailed
 from common.store import keys, metrics
-from worker.providers.base import Adapter, Upstream, UpstreamRequest
+from worker.providers.base import Adapter, Report, Upstream, UpstreamRequest
 from worker.upstream.http import Reason, UpstreamFailure
 from worker.upstream.redact import redact
 from worker.upstream.sniff import ImageInfo, sniff
@@ -113,12 +113,17 @@ class Failover:
         self._retry_on_timeout = settings.retry_on_timeout
 
     async def run(
-        self, provider: ProviderSpec, adapter: Adapter, request: UpstreamRequest, notify: Notify
+        self,
+        provider: ProviderSpec,
+        adapter: Adapter,
+        request: UpstreamRequest,
+        notify: Notify,
+        report: Report | None = None,
     ) -> Images:
         """Images from the first key that gives them; an ImagegateError when none does."""
 
         async def images(upstream: Upstream) -> Images:
-            return recognise(await adapter(upstream, request))
+            return recognise(await adapter(upstream._replace(report=report), request))
 
         return await self.each_key(provider, images, notify)
 

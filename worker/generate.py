@@ -23,6 +23,7 @@ from common.schemas import (
     Completed,
     Failed,
     GenerateJob,
+    ImageOptions,
     JobEvent,
     JobResult,
     Progress,
@@ -35,8 +36,10 @@ from common.store import keys, metrics
 from common.store.idempotency import release
 from worker.enhance.llm import Enhancement, enhance_prompt
 from worker.failover import Images, Notify
+from worker.previews import PreviewRelay
 from worker.providers import ADAPTERS
-from worker.providers.base import UpstreamRequest
+from worker.providers.base import Report, UpstreamRequest
+from worker.render.reencode import reencode, target_format
 from worker.services import Services
 
 log = logging.getLogger("imagegate.worker")
@@ -220,7 +223,8 @@ async def make_images(services: Services, job: GenerateJob) -> Outcome:
     plan = plan_size(model, job.width, job.height, job.ratio, enhancement.ratio)
     request = _request(job, model, enhancement, plan)
     await notify(f"Generating {_count(job.n)} with {model.name} via {provider.name}")
-    images = await _upstream_images(services, provider, request, job.n, notify)
+    images, report = await _upstream_images(services, provider, request, job, notify)
+    images = await _as_asked(images, job.options, model)
     stored = tuple((services.store.describe(info, len(data)), data) for data, info in images)
     await services.store.upload(stored)  # before the records: none may point at nothing
     notes = (*job.notes, *plan.notes)
@@ -237,8 +241,30 @@ async def make_images(services: Services, job: GenerateJob) -> Outcome:
         ratio=plan.ratio,
         seed=request.seed,
         notes=notes,
+        quality=report.quality or job.options.quality,
+        background=report.background or _background(job.options),
+        image_usage=report.usage,
     )
     return Outcome(Completed(result), stored)
+
+
+def _background(options: ImageOptions) -> str:
+    """What a model that reports nothing made: transparent only when asked of a model that
+    makes it (the api refuses it of the others)."""
+    return "transparent" if options.background == "transparent" else "opaque"
+
+
+async def _as_asked(images: Images, options: ImageOptions, model: ModelSpec) -> Images:
+    """Each image in the output format and compression asked, re-encoded where the upstream
+    made something else (off the event loop: encoding a large image takes CPU)."""
+    made = []
+    for data, info in images:
+        target = target_format(info, options, model)
+        if target is None:
+            made.append((data, info))
+        else:
+            made.append(await asyncio.to_thread(reencode, data, target, options.output_compression))
+    return made
 
 
 def _request(
@@ -266,21 +292,33 @@ def _request(
 
 
 async def _upstream_images(
-    services: Services, provider: ProviderSpec, base: UpstreamRequest, n: int, notify: Notify
-) -> Images:
-    """`n` images in as few upstream calls as the model's batch allows, the calls in parallel."""
+    services: Services,
+    provider: ProviderSpec,
+    base: UpstreamRequest,
+    job: GenerateJob,
+    notify: Notify,
+) -> tuple[Images, Report]:
+    """`job.n` images in as few upstream calls as the model's batch allows, the calls in
+    parallel; and what the calls reported, added up. Previews go out as they come."""
     adapter, model = ADAPTERS[provider.kind], base.model
+    relay = PreviewRelay(services.events, job.id, job.previews if job.stream else 0)
+    calls = [(first, size, relay.report(first)) for first, size in _split(job.n, model.batch)]
     batches = await asyncio.gather(
         *(
-            services.failover.run(provider, adapter, _batch(base, model.seeds, first, size), notify)
-            for first, size in _split(n, model.batch)
+            services.failover.run(
+                provider, adapter, _batch(base, model.seeds, first, size), notify, report
+            )
+            for first, size, report in calls
         ),
         return_exceptions=True,  # every call ends before the job does: none outlives a failed job
     )
     for batch in batches:
         if isinstance(batch, BaseException):
             raise batch
-    return [image for batch in batches for image in batch][:n]
+    total = Report()
+    for *_, report in calls:
+        total.made(usage=report.usage, quality=report.quality, background=report.background)
+    return [image for batch in batches for image in batch][: job.n], total
 
 
 def _split(n: int, batch: int) -> list[tuple[int, int]]:

@@ -71,14 +71,14 @@ def resolve_model(settings: Settings, name: str | None) -> tuple[ProviderSpec, M
     return found
 
 
-def explicit_size(options: GenerationOptions, model: ModelSpec) -> tuple[int | None, int | None]:
+def explicit_size(options: GenerationOptions) -> tuple[int | None, int | None]:
     if (options.width is None) != (options.height is None):
         param = "height" if options.height is None else "width"
         raise InvalidRequest(
             "width and height go together: give both or neither", param=param, code="missing_field"
         )
     if options.width is not None:
-        check_size(model, options.width, options.height, "width")
+        check_size(options.width, options.height, "width")
         return options.width, options.height
     if options.size and options.size != "auto":
         size = parse_size(options.size)
@@ -86,9 +86,27 @@ def explicit_size(options: GenerationOptions, model: ModelSpec) -> tuple[int | N
             raise InvalidRequest(
                 f"size must look like 1024x768, not {options.size!r}", param="size"
             )
-        check_size(model, *size, "size")
+        check_size(*size, "size")
         return size
     return None, None
+
+
+def check_options(options: GenerationOptions, model: ModelSpec) -> None:
+    """400 for what no upstream of `model` can honour and no re-encoding can serve."""
+    if options.background == "transparent":
+        if not model.transparent:
+            raise InvalidRequest(
+                f"{model.name} cannot make a transparent background; send background: opaque"
+                " or auto, or use a model that makes transparent images",
+                param="background",
+                code="unsupported_value",
+            )
+        if options.output_format == "jpeg":
+            raise InvalidRequest(
+                "a transparent background needs output_format png or webp: jpeg has no alpha",
+                param="output_format",
+                code="unsupported_value",
+            )
 
 
 def build_job(
@@ -104,7 +122,8 @@ def build_job(
     if len(prompt) > MAX_PROMPT:
         raise InvalidRequest(f"the prompt is longer than {MAX_PROMPT} characters", param="prompt")
     _, model = resolve_model(settings, options.model)
-    width, height = explicit_size(options, model)
+    width, height = explicit_size(options)
+    check_options(options, model)
     if options.steps is not None and options.steps > model.max_steps:
         raise InvalidRequest(f"{model.name} takes at most {model.max_steps} steps", param="steps")
     parsed = parse_prompt(prompt)

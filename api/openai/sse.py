@@ -13,6 +13,7 @@ from api.openai.markdown import render
 from common.schemas import Completed, Failed, Progress, Reasoning
 
 PING_EVERY = 15.0
+SSE_HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
 
 
 async def chat_stream(

@@ -79,9 +79,55 @@ class ImageData(msgspec.Struct, omit_defaults=True):
     revised_prompt: str | None = None
 
 
-class ImagesResponse(msgspec.Struct):
+class InputTokensDetails(msgspec.Struct):
+    text_tokens: int = 0
+    image_tokens: int = 0
+
+
+class ImagesUsage(msgspec.Struct):
+    input_tokens: int = 0
+    input_tokens_details: InputTokensDetails = msgspec.field(default_factory=InputTokensDetails)
+    output_tokens: int = 0
+    total_tokens: int = 0
+
+
+class ImagesResponse(msgspec.Struct, omit_defaults=True):
+    """What was made: `size`, `quality`, `background` and `output_format` of the images as
+    made (the first image's size and format when they differ); `usage` when reported."""
+
     created: int
     data: list[ImageData]
+    size: str | None = None
+    quality: str | None = None
+    background: str | None = None
+    output_format: str | None = None
+    usage: ImagesUsage | None = None
+
+
+class ImagePartialEvent(msgspec.Struct, kw_only=True):
+    """`image_generation.partial_image` (or `image_edit.partial_image`) of a stream."""
+
+    type: str
+    b64_json: str
+    created_at: int
+    size: str
+    quality: str
+    background: str
+    output_format: str
+    partial_image_index: int
+
+
+class ImageCompletedEvent(msgspec.Struct, kw_only=True):
+    """`image_generation.completed` (or `image_edit.completed`): one per image."""
+
+    type: str
+    b64_json: str
+    created_at: int
+    size: str
+    quality: str
+    background: str
+    output_format: str
+    usage: ImagesUsage
 
 
 class CompletionUsage(msgspec.Struct):
@@ -152,4 +198,11 @@ class ErrorDetail(msgspec.Struct):
 
 
 class ErrorBody(msgspec.Struct):
+    error: ErrorDetail
+
+
+class StreamError(msgspec.Struct, kw_only=True):
+    """A failure after a stream started: `event: error`, the error object under `error`."""
+
+    type: Literal["error"] = "error"
     error: ErrorDetail

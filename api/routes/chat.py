@@ -11,13 +11,11 @@ from api.jobs.inputs import Inputs
 from api.jobs.uploads import MAX_JSON_BODY, decode_json, read_body
 from api.jobs.wait import JobClient
 from api.openai.chat_answer import ChunkWriter, completion
-from api.openai.sse import chat_stream
+from api.openai.sse import SSE_HEADERS, chat_stream
 from api.openai.wire import ChatCompletion, ChatCompletionRequest
 from api.urls import public_base_url
 from common.errors import InvalidRequest, RequestTooLarge
 from common.logs import request_id
-
-SSE_HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
 
 
 # The body limit is 1 MB, or MAX_UPLOAD_BYTES for a message carrying images (read_chat).

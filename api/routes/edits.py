@@ -11,8 +11,8 @@ from api.jobs.build import build_job, resolve_model
 from api.jobs.inputs import Inputs
 from api.jobs.uploads import read_edit_body
 from api.jobs.wait import JobClient
+from api.openai.images_answer import images_response
 from api.openai.wire import ImagesResponse
-from api.routes.images import images_response
 from api.urls import public_base_url
 from common.errors import InvalidRequest
 from common.logs import request_id
@@ -53,7 +53,8 @@ async def images_edits(request: Request, gateway: NamedDependency[JobClient]) ->
         idempotency_key=request.headers.get("idempotency-key"),
         body=fingerprint(job),
     )
-    return await images_response(gateway.images, result, base_url, data.response_format)
+    response_format = data.response_format or settings.images_response_format
+    return await images_response(result, gateway.images, base_url, response_format)
 
 
 def fingerprint(job: GenerateJob) -> bytes:

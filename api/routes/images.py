@@ -1,22 +1,20 @@
-"""POST /v1/images/generations: the OpenAI Images API over the same queue and cache as chat."""
+"""POST /v1/images/generations: the OpenAI Images API over the same queue and cache as chat,
+answered as JSON or, with `stream: true`, as the SDKs' image events."""
 
-import asyncio
-import base64
-import time
-
-from litestar import Request, post
+from litestar import Request, Response, post
 from litestar.di import NamedDependency
 from litestar.params import JSONBody
+from litestar.response import Stream
 
 from api.auth import require_gateway_key
 from api.jobs.build import build_job
 from api.jobs.wait import JobClient
-from api.openai.wire import ImageData, ImageGenerationRequest, ImagesResponse
-from api.urls import image_url, public_base_url
-from common.errors import InvalidRequest, NotFound
+from api.openai.images_answer import images_response, images_stream
+from api.openai.sse import SSE_HEADERS
+from api.openai.wire import ImageGenerationRequest, ImagesResponse
+from api.urls import public_base_url
+from common.errors import InvalidRequest
 from common.logs import request_id
-from common.schemas import JobResult, StoredImage
-from common.store.images import ImageStore
 
 
 @post("/v1/images/generations", status_code=200, guards=[require_gateway_key])
@@ -24,13 +22,8 @@ async def images_generations(
     request: Request,
     data: JSONBody[ImageGenerationRequest],
     gateway: NamedDependency[JobClient],
-) -> ImagesResponse:
+) -> Stream | Response[ImagesResponse]:
     settings = gateway.settings
-    if data.stream:
-        # A 200 JSON body to a streaming SDK call yields nothing and no error: refuse instead.
-        raise InvalidRequest(
-            "streaming is not supported on this route; send stream: false", param="stream"
-        )
     if not data.prompt.strip():
         raise InvalidRequest(
             "prompt is required: describe the image to make", param="prompt", code="missing_field"
@@ -41,38 +34,23 @@ async def images_generations(
         data.prompt,
         settings,
         request_id=request_id.get() or "",
-        stream=False,
+        stream=data.stream,
         enhance_default=settings.enhance_images_api,
+        previews=data.partial_images if data.stream else 0,
     )
-    base_url = public_base_url(request, settings)
-    result = await gateway.run(
-        job,
-        request,
-        caller=request.state.caller,
-        idempotency_key=request.headers.get("idempotency-key"),
-        body=await request.body(),
+    submission = {
+        "caller": request.state.caller,
+        "idempotency_key": request.headers.get("idempotency-key"),
+        "body": await request.body(),
+    }
+    if data.stream:
+        job_id = await gateway.submit(job, **submission)
+        return Stream(
+            images_stream(gateway, job_id, job), media_type="text/event-stream", headers=SSE_HEADERS
+        )
+    result = await gateway.run(job, request, **submission)
+    response_format = data.response_format or settings.images_response_format
+    answer = await images_response(
+        result, gateway.images, public_base_url(request, settings), response_format
     )
-    return await images_response(gateway.images, result, base_url, data.response_format)
-
-
-async def images_response(
-    images: ImageStore, result: JobResult, base_url: str, response_format: str | None
-) -> ImagesResponse:
-    """The Images API answer for a finished job, generation or edit alike."""
-    # The prompt the upstream received: the enhanced one when enhancement ran.
-    revised = result.prompt
-    if response_format == "b64_json":
-        items = await asyncio.gather(*(_inline(images, image, revised) for image in result.images))
-    else:
-        items = [
-            ImageData(url=image_url(base_url, image.id, image.extension), revised_prompt=revised)
-            for image in result.images
-        ]
-    return ImagesResponse(created=int(time.time()), data=list(items))
-
-
-async def _inline(images: ImageStore, image: StoredImage, revised: str) -> ImageData:
-    cached = await images.get(image.id)
-    if cached is None:  # only when IMAGE_EXPIRATION is shorter than the time it took to answer
-        raise NotFound("the image expired before it could be sent; IMAGE_EXPIRATION is too short")
-    return ImageData(b64_json=base64.b64encode(cached.data).decode(), revised_prompt=revised)
+    return Response(answer)

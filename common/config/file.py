@@ -43,6 +43,7 @@ class _Model(msgspec.Struct, forbid_unknown_fields=True):
     batch: int | None = None
     prompt_limit: int | None = None
     params: list[str] | None = None
+    transparent: bool | None = None  # it makes transparent backgrounds
 
 
 class _Provider(msgspec.Struct, forbid_unknown_fields=True):
@@ -154,6 +155,7 @@ def _model(env: EnvReader, where: str, kind: str, item: str | _Model) -> ModelSp
             "seeds",
             "batch",
             "prompt_limit",
+            "transparent",
         )
         if (value := getattr(item, name)) is not None
     }

@@ -21,6 +21,13 @@ _ALL_PARAMS = ("negative_prompt", "steps", "cfg")
 # Which models edit input images (ModelSpec.edits), how many at once, whether a mask marks where.
 _EDITS_ONE = {"edits": True, "edit_images": 1, "masks": "optional"}
 _EDITS_MANY = {"edits": True, "edit_images": 16, "masks": "optional"}
+# The Images API fields each OpenAI family takes as they are.
+_GPT_IMAGE_TRAITS = {
+    "params": ("background", "output_format", "output_compression", "moderation", "user"),
+    "transparent": True,
+    "formats": ("png", "jpeg", "webp"),
+    "previews": True,  # streamed with partial_images
+}
 
 # SiliconFlow's recommended Qwen-Image sizes; ratios it recommends nothing for keep the default.
 _QWEN_TABLE = {
@@ -76,11 +83,24 @@ KINDS: dict[str, Kind] = {
                     "seeds": False,
                     "batch": 4,
                     "prompt_limit": 1000,
+                    "params": ("user",),
                     **_EDITS_ONE,
                 },
             ),
-            ("dall-e-3", {"fixed_sizes": _DALL_E_3, "seeds": False, "batch": 1}),
-            ("gpt-image", {"fixed_sizes": _GPT_IMAGE, "seeds": False, "batch": 4, **_EDITS_MANY}),
+            (
+                "dall-e-3",
+                {"fixed_sizes": _DALL_E_3, "seeds": False, "batch": 1, "params": ("style", "user")},
+            ),
+            (
+                "gpt-image",
+                {
+                    "fixed_sizes": _GPT_IMAGE,
+                    "seeds": False,
+                    "batch": 4,
+                    **_GPT_IMAGE_TRAITS,
+                    **_EDITS_MANY,
+                },
+            ),
             ("", {"seeds": False, "batch": 4, **_EDITS_MANY}),
         ),
         edits=True,
@@ -159,6 +179,7 @@ KINDS: dict[str, Kind] = {
         adapter="a1111",
         endpoint="/sdapi/v1/txt2img",
         options={"sampler": None},
+        # Live previews, read per task from /internal/progress while it renders.
         models=(
             (
                 "",
@@ -167,6 +188,7 @@ KINDS: dict[str, Kind] = {
                     "max_side": 2048,
                     "max_steps": 150,
                     "params": _ALL_PARAMS,
+                    "previews": True,
                     **_EDITS_ONE,
                 },
             ),

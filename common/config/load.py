@@ -47,6 +47,7 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         public_base_url=(env.text("PUBLIC_BASE_URL") or "").rstrip("/") or None,
         trust_proxy_headers=env.flag("TRUST_PROXY_HEADERS", False),
         enhance_images_api=env.flag("ENHANCE_IMAGES_API", False),
+        images_response_format=images_response_format(env),
         host=env.text("HOST", "127.0.0.1"),
         port=env.integer("PORT", 8000, low=1, high=65535),
         rate_limit_per_minute=env.integer("RATE_LIMIT_PER_MINUTE", 0, low=0),
@@ -63,6 +64,19 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         raise ConfigError(env.problems)
     log.info("configuration read from: %s", ", ".join(sorted(env.names_read)) or "(defaults only)")
     return settings
+
+
+RESPONSE_FORMATS = ("both", "url", "b64_json")
+
+
+def images_response_format(env: EnvReader) -> str:
+    value = env.text("IMAGES_RESPONSE_FORMAT", "both") or "both"
+    if value not in RESPONSE_FORMATS:
+        env.problem(
+            f"IMAGES_RESPONSE_FORMAT must be one of {', '.join(RESPONSE_FORMATS)}, not {value!r}"
+        )
+        return "both"
+    return value
 
 
 def gateway_keys(env: EnvReader) -> tuple[str, ...]:

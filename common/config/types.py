@@ -21,12 +21,16 @@ class ModelSpec(msgspec.Struct, frozen=True, kw_only=True):
     seeds: bool = True  # whether the upstream honours a seed
     batch: int = 1  # images one upstream call can return
     prompt_limit: int = 4000
-    # The optional fields of ours ("negative_prompt", "steps", "cfg") the upstream takes for
-    # this model; the adapter drops the others instead of forwarding them.
+    # The optional fields of ours ("negative_prompt", "steps", "cfg", and the Images API's
+    # hints such as "background" or "moderation") the upstream takes for this model; the
+    # adapter drops the others instead of forwarding them.
     params: tuple[str, ...] = ()
     edits: bool = False  # the model edits input images (/v1/images/edits, chat image parts)
     edit_images: int = 1  # input images one edit takes
     masks: str = ""  # "" the model takes no mask, "optional", or "required" (inpainting)
+    transparent: bool = False  # it makes transparent backgrounds when asked
+    formats: tuple[str, ...] = ()  # output formats it encodes itself; the worker re-encodes others
+    previews: bool = False  # it shows partial images while it renders (streamed to clients)
 
 
 class ProviderSpec(msgspec.Struct, frozen=True, kw_only=True):
@@ -68,6 +72,9 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     public_base_url: str | None = None
     trust_proxy_headers: bool = False
     enhance_images_api: bool = False  # Images API clients usually send finished prompts
+    # What an Images API answer carries when the request names no response_format: both
+    # `url` and `b64_json` (clients read one or the other), or only one of them.
+    images_response_format: str = "both"
     host: str = "127.0.0.1"
     port: int = 8000
     rate_limit_per_minute: int = 0  # per gateway key; 0: off

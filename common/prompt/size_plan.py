@@ -5,9 +5,8 @@ from typing import NamedTuple
 
 from common.config.types import ModelSpec
 from common.errors import InvalidRequest
-from common.prompt.size_tables import RATIOS, closest_size, ratio_value
-
-MAX_SIDE = 4096
+from common.limits import MAX_SIDE, SIDE_STEP
+from common.prompt.size_tables import RATIOS, Size, closest_size, ratio_value
 
 
 class SizePlan(NamedTuple):
@@ -17,24 +16,28 @@ class SizePlan(NamedTuple):
     notes: tuple[str, ...] = ()
 
 
-def check_size(model: ModelSpec, width: int, height: int, param: str) -> None:
-    """400 for a size no model could take, before anything is enqueued."""
+def check_size(width: int, height: int, param: str) -> None:
+    """400 for a size no model could take, before anything is enqueued. A size within these
+    limits that the model does not take is met with the closest one it does (`plan_size`)."""
     for side in (width, height):
-        if side % 8 or not 8 <= side <= MAX_SIDE:
+        if side % SIDE_STEP or not SIDE_STEP <= side <= MAX_SIDE:
             raise InvalidRequest(
-                f"each side must be a multiple of 8 between 8 and {MAX_SIDE}; got {width}x{height}",
+                f"each side must be a multiple of {SIDE_STEP} between {SIDE_STEP} and {MAX_SIDE};"
+                f" got {width}x{height}",
                 param=param,
                 code="unsupported_size",
             )
-    if model.fixed_sizes:
-        return  # snapped to the closest allowed size later, and the answer says so
+
+
+def fit_sides(model: ModelSpec, width: int, height: int) -> Size:
+    """width×height scaled, keeping its aspect, until both sides are within the model's
+    bounds (an aspect too extreme for them is clamped), in multiples of 8."""
     low, high = model.min_side, model.max_side
-    if not all(low <= side <= high for side in (width, height)):
-        raise InvalidRequest(
-            f"{model.name} takes sides from {low} to {high} px; got {width}x{height}",
-            param=param,
-            code="unsupported_size",
-        )
+    scale = min(1.0, high / max(width, height))
+    scale = max(scale, low / min(width, height))
+    return tuple(  # type: ignore[return-value]
+        min(max(round(side * scale / SIDE_STEP) * SIDE_STEP, low), high) for side in (width, height)
+    )
 
 
 def plan_size(
@@ -49,8 +52,15 @@ def plan_size(
         asked = f"{width}x{height}" if width and height else ratio
         notes = (f"{model.name} chooses its own size: {asked} was not honoured",) if asked else ()
         return SizePlan(None, None, None, notes)
+    notes: tuple[str, ...] = ()
     if width and height:
         target, label = (width, height), None
+        if not model.fixed_sizes and (fitted := fit_sides(model, width, height)) != target:
+            notes = (
+                f"{model.name} takes sides from {model.min_side} to {model.max_side} px:"
+                f" using {fitted[0]}x{fitted[1]} for {width}x{height}",
+            )
+            target = fitted
     else:
         label = next((r for r in (ratio, suggested) if r in model.table), "1:1")
         target = model.table[label]
@@ -58,7 +68,7 @@ def plan_size(
         snapped = closest_size(model.fixed_sizes, *target)
         note = f"{model.name} only makes {', '.join(f'{w}x{h}' for w, h in model.fixed_sizes)}: using {snapped[0]}x{snapped[1]}"
         return SizePlan(*snapped, label, (note,))
-    return SizePlan(*target, label)
+    return SizePlan(*target, label, notes)
 
 
 def describe_ratio(width: int, height: int) -> str:

@@ -42,6 +42,7 @@ def upstream_env(fakes) -> dict[str, str]:
     url = {name: server.url for name, (server, _) in fakes.items()}
     return {
         **openai_env(url["openai"]),
+        "IMAGE_GEN_MODEL_1": "flux-dev,dall-e-3,gpt-image-1",
         "FLUX_GEN_MODEL": KOLORS,
         "FLUX_GEN_API_BASE": f"{url['siliconflow']}/v1",
         "FLUX_GEN_API_KEY": "sk-sf",
@@ -78,7 +79,9 @@ def llm_was_asked(fakes, prompt: str) -> bool:
 def test_url_answer_links_the_upstream_bytes(gateway, fakes):
     _, fake = fakes["openai"]
     prompt = unique("a lighthouse in a storm")
-    answer = gateway.client().images.generate(model="flux-dev", prompt=prompt, size="1024x576")
+    answer = gateway.client().images.generate(
+        model="flux-dev", prompt=prompt, size="1024x576", response_format="url"
+    )
     [image] = answer.data
     assert image.url.startswith(f"{gateway.url}/image/") and image.url.endswith(".png")
     assert image.b64_json is None and image.revised_prompt == prompt
@@ -215,7 +218,16 @@ def test_enhance_images_api_turns_enhancement_on_unless_a_request_refuses(start_
         ({"response_format": "png"}, "response_format"),
         ({"prompt": ""}, "prompt"),
         ({"prompt": "x" * 4001}, "prompt"),
-        ({"stream": True}, "stream"),
+        ({"quality": "ultra"}, "quality"),
+        ({"background": "none"}, "background"),
+        ({"output_format": "gif"}, "output_format"),
+        ({"output_compression": 101}, "output_compression"),
+        ({"moderation": "high"}, "moderation"),
+        ({"style": "bold"}, "style"),
+        ({"user": "u" * 257}, "user"),
+        ({"partial_images": 4, "stream": True}, "partial_images"),
+        ({"extra_body": {"seed": -1}}, "seed"),
+        ({"extra_body": {"steps": 0}}, "steps"),
     ],
 )
 def test_bad_input_is_400_naming_the_param_and_calls_no_upstream(gateway, fakes, fields, param):
@@ -226,6 +238,26 @@ def test_bad_input_is_400_naming_the_param_and_calls_no_upstream(gateway, fakes,
             **{"model": "flux-dev", "prompt": unique("a cat"), **fields}
         )
     assert error.value.body["param"] == param and error.value.type == "invalid_request_error"
+    assert len(server.requests_to(GENERATIONS)) == before
+
+
+@pytest.mark.parametrize(
+    ("model", "fields", "param"),
+    [
+        ("flux-dev", {"background": "transparent"}, "background"),
+        ("gpt-image-1", {"background": "transparent", "output_format": "jpeg"}, "output_format"),
+    ],
+)
+def test_what_nothing_can_honour_is_400_unsupported_value_naming_param_and_model(
+    gateway, fakes, model, fields, param
+):
+    server, _ = fakes["openai"]
+    before = len(server.requests_to(GENERATIONS))
+    with pytest.raises(openai.BadRequestError) as error:
+        gateway.client().images.generate(model=model, prompt=unique("a cat"), **fields)
+    assert error.value.code == "unsupported_value" and error.value.body["param"] == param
+    if param == "background":
+        assert model in error.value.message
     assert len(server.requests_to(GENERATIONS)) == before
 
 

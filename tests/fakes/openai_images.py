@@ -2,6 +2,7 @@
 
 import asyncio
 import base64
+import json
 import re
 import secrets
 import time
@@ -128,9 +129,15 @@ class OpenAIImagesFake:
             raise ValueError(f"unknown scenarios {sorted(unknown)}; known: {sorted(SCENARIOS)}")
         self.models = list(models)
         self.images = ImageMaker()
+        self.preview_images = ImageMaker()
         self.files: dict[str, tuple[bytes, str]] = {}  # served at /files/<name>
         # Every edit accepted: its text fields and (name, filename, content type, bytes) files.
         self.edits: list[tuple[dict[str, str], list[tuple[str, str, str, bytes]]]] = []
+
+    @property
+    def previews(self) -> list[bytes]:
+        """Every partial image streamed, in order."""
+        return self.preview_images.produced
 
     @property
     def produced(self) -> list[bytes]:
@@ -163,6 +170,8 @@ class OpenAIImagesFake:
         if failure := next((name for name in scenarios if name in FAILURES), None):
             return scenario_response(failure, generation.model)
         kinds = [OUTPUTS[name] for name in scenarios if name in OUTPUTS]
+        if generation.partial_images is not None:
+            return await self._stream(request, generation)
         return self._answer(request, generation, kinds[0] if kinds else "png")
 
     async def download(self, request: web.Request) -> web.Response:
@@ -191,10 +200,87 @@ class OpenAIImagesFake:
             message = f"Incorrect API key provided: {masked}."
         raise Rejected(openai_error(401, message, "invalid_request_error", None, "invalid_api_key"))
 
+    def _make(self, generation: Generation, kind: Kind = "png") -> tuple[bytes, str]:
+        return self.images.make(
+            generation.width,
+            generation.height,
+            kind,
+            output_format=generation.output_format,
+            transparent=generation.background == "transparent",
+        )
+
+    def _made(self, generation: Generation) -> dict[str, Any]:
+        """What a GPT image model says it made, beside the images."""
+        return {
+            "size": f"{generation.width}x{generation.height}",
+            "quality": generation.quality,
+            "background": generation.background,
+            "output_format": generation.output_format,
+        }
+
+    def _usage(self, generation: Generation, images: int) -> dict[str, Any]:
+        tokens = len(generation.prompt.split())
+        return {
+            "input_tokens": tokens,
+            "output_tokens": 1056 * images,
+            "total_tokens": tokens + 1056 * images,
+            "input_tokens_details": {"text_tokens": tokens, "image_tokens": 0},
+        }
+
+    async def _stream(self, request: web.Request, generation: Generation) -> web.StreamResponse:
+        """A streamed answer: per image, `partial_images` previews, then its completed event;
+        `__midstream_error__` in the prompt fails after the first preview. The body closes
+        after the last completed event, with no [DONE]."""
+        response = web.StreamResponse(
+            headers={"Content-Type": "text/event-stream", **response_headers()}
+        )
+        await response.prepare(request)
+        created = int(time.time())
+        for _ in range(generation.n):
+            for index in range(generation.partial_images or 0):
+                preview, _ = self.preview_images.make(64, 64)
+                await self._event(
+                    response,
+                    "image_generation.partial_image",
+                    {
+                        "b64_json": base64.b64encode(preview).decode(),
+                        "created_at": created,
+                        **self._made(generation),
+                        "partial_image_index": index,
+                    },
+                )
+                if "__midstream_error__" in generation.prompt:
+                    error = {
+                        "type": "server_error",
+                        "code": None,
+                        "param": None,
+                        "message": "The server had an error while processing your request.",
+                    }
+                    await self._event(response, "error", {"error": error})
+                    return response
+            image, _ = self._make(generation)
+            await self._event(
+                response,
+                "image_generation.completed",
+                {
+                    "b64_json": base64.b64encode(image).decode(),
+                    "created_at": created,
+                    **self._made(generation),
+                    "usage": self._usage(generation, 1),
+                },
+            )
+        await response.write_eof()
+        return response
+
+    @staticmethod
+    async def _event(response: web.StreamResponse, name: str, data: dict[str, Any]) -> None:
+        payload = json.dumps({"type": name, **data})
+        await response.write(f"event: {name}\ndata: {payload}\n\n".encode())
+
     def _answer(self, request: web.Request, generation: Generation, kind: Kind) -> web.Response:
         data = []
         for _ in range(generation.n):
-            image, content_type = self.images.make(generation.width, generation.height, kind)
+            image, content_type = self._make(generation, kind)
             if generation.b64:
                 item: dict[str, Any] = {"b64_json": base64.b64encode(image).decode()}
             else:
@@ -204,13 +290,8 @@ class OpenAIImagesFake:
             data.append(item)
         body: dict[str, Any] = {"created": int(time.time()), "data": data}
         if generation.family == "gpt-image":
-            tokens = len(generation.prompt.split())
-            body["usage"] = {
-                "input_tokens": tokens,
-                "output_tokens": 1056 * generation.n,
-                "total_tokens": tokens + 1056 * generation.n,
-                "input_tokens_details": {"text_tokens": tokens, "image_tokens": 0},
-            }
+            body |= self._made(generation)
+            body["usage"] = self._usage(generation, generation.n)
         return web.json_response(body, headers=response_headers())
 
     def _publish(self, request: web.Request, image: bytes, content_type: str) -> str:

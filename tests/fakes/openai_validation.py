@@ -22,8 +22,18 @@ ACCEPTED_FIELDS = frozenset(
         "moderation",
         "user",
         "output_compression",
+        "stream",
+        "partial_images",
     ]
 )
+# The GPT image models' own fields and the values each takes (openapi.yaml).
+GPT_IMAGE_FIELDS = {
+    "output_format": ("png", "jpeg", "webp"),
+    "background": ("transparent", "opaque", "auto"),
+    "moderation": ("low", "auto"),
+    "quality": ("low", "medium", "high", "auto"),
+}
+QUALITIES = {"dall-e-3": ("standard", "hd"), "dall-e-2": ("standard",)}
 SIZES = {
     "dall-e-2": ("256x256", "512x512", "1024x1024"),
     "dall-e-3": ("1024x1024", "1792x1024", "1024x1792"),
@@ -43,6 +53,10 @@ class Generation(msgspec.Struct, frozen=True):
     width: int
     height: int
     b64: bool
+    output_format: str = "png"
+    background: str = "opaque"  # as made: `auto` resolves to opaque
+    quality: str = "medium"  # as made: `auto` resolves to medium
+    partial_images: int | None = None  # None: not streamed
 
 
 class Rejected(Exception):
@@ -118,7 +132,60 @@ def validate(body: dict[str, Any], models: Iterable[str]) -> Generation:
         )
     n = _check_n(body.get("n"), family)
     width, height = _check_size(body.get("size"), family)
-    return Generation(prompt, model, family, n, width, height, _wants_b64(body, family))
+    generation = Generation(prompt, model, family, n, width, height, _wants_b64(body, family))
+    return _check_gpt_image_fields(body, generation)
+
+
+def _choice(body: dict[str, Any], field: str, allowed: Iterable[str]) -> Any:
+    value = body.get(field)
+    if value is not None and value not in allowed:
+        supported = ", ".join(f"'{v}'" for v in allowed)
+        raise invalid(
+            f"Invalid value: '{value}'. Supported values are: {supported}.", field, "invalid_value"
+        )
+    return value
+
+
+def _check_gpt_image_fields(body: dict[str, Any], generation: Generation) -> Generation:
+    """The fields only GPT image models take (others refuse them), and how they combine."""
+    if generation.family != "gpt-image":
+        for field in (*GPT_IMAGE_FIELDS, "output_compression", "stream", "partial_images"):
+            if field in body and field != "quality":
+                raise invalid(f"Unknown parameter: '{field}'.", field, "unknown_parameter")
+        _choice(body, "quality", QUALITIES.get(generation.family, ("standard", "hd")))
+        return generation
+    chosen = {field: _choice(body, field, allowed) for field, allowed in GPT_IMAGE_FIELDS.items()}
+    output_format = chosen["output_format"] or "png"
+    if chosen["background"] == "transparent" and output_format == "jpeg":
+        raise invalid(
+            "Transparent background is not supported for jpeg output format.",
+            "background",
+            "invalid_value",
+        )
+    compression = body.get("output_compression")
+    if compression is not None and (
+        not isinstance(compression, int) or not 0 <= compression <= 100
+    ):
+        raise invalid(
+            "Invalid 'output_compression': expected an integer between 0 and 100.",
+            "output_compression",
+            "invalid_value",
+        )
+    partial = body.get("partial_images")
+    if partial is not None and (not isinstance(partial, int) or not 0 <= partial <= 3):
+        raise invalid(
+            "Invalid 'partial_images': expected an integer between 0 and 3.",
+            "partial_images",
+            "invalid_value",
+        )
+    background = chosen["background"] or "auto"
+    return msgspec.structs.replace(
+        generation,
+        output_format=output_format,
+        background="opaque" if background == "auto" else background,
+        quality="medium" if chosen["quality"] in (None, "auto") else chosen["quality"],
+        partial_images=(partial or 0) if body.get("stream") is True else None,
+    )
 
 
 def _family(model: str) -> str:

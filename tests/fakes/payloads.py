@@ -1,9 +1,12 @@
 """Bodies fake upstreams answer with: distinct real PNGs, oversized images, HTML pages."""
 
 import functools
+import io
 import struct
 import zlib
 from typing import Literal
+
+from PIL import Image
 
 from worker.render.png import solid_png
 
@@ -65,14 +68,39 @@ class ImageMaker:
     def __init__(self) -> None:
         self.produced: list[bytes] = []
 
-    def make(self, width: int, height: int, kind: Kind = "png") -> tuple[bytes, str]:
-        """The image's bytes and the content type to serve them with."""
+    def make(
+        self,
+        width: int,
+        height: int,
+        kind: Kind = "png",
+        *,
+        output_format: str = "png",
+        transparent: bool = False,
+    ) -> tuple[bytes, str]:
+        """The image's bytes and the content type to serve them with: a PNG, unless another
+        `output_format` or a `transparent` background (half the image see-through) is asked."""
         if kind == "huge":
             image, content_type = huge_png(), "image/png"
         elif kind == "html":
             image, content_type = NOT_AN_IMAGE_HTML.encode(), "text/html"
+        elif output_format != "png" or transparent:
+            colour = distinct_colour(len(self.produced))
+            image = encoded(width, height, colour, output_format, transparent)
+            content_type = f"image/{output_format}"
         else:
             colour = distinct_colour(len(self.produced))
             image, content_type = solid_png(width, height, colour), "image/png"
         self.produced.append(image)
         return image, content_type
+
+
+def encoded(
+    width: int, height: int, colour: tuple[int, int, int], output_format: str, transparent: bool
+) -> bytes:
+    """A solid image in `output_format` (png, jpeg, webp); `transparent`: its left half clear."""
+    image = Image.new("RGBA" if transparent else "RGB", (width, height), colour)
+    if transparent:
+        image.paste((0, 0, 0, 0), (0, 0, width // 2, height))
+    out = io.BytesIO()
+    image.save(out, {"png": "PNG", "jpeg": "JPEG", "webp": "WEBP"}[output_format])
+    return out.getvalue()

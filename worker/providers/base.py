@@ -1,6 +1,7 @@
 """The one protocol every upstream adapter implements, and what it is given."""
 
 import base64
+from collections.abc import Awaitable, Callable
 from typing import NamedTuple, Protocol
 from urllib.parse import urlsplit
 
@@ -9,7 +10,7 @@ import msgspec
 
 from common.config.kinds import KINDS
 from common.config.types import ModelSpec, ProviderSpec
-from common.schemas import ImageOptions
+from common.schemas import ImageOptions, ImageUsage
 from worker.upstream.sniff import sniff
 
 
@@ -33,17 +34,57 @@ class UpstreamRequest(msgspec.Struct, frozen=True, kw_only=True):
     input_fidelity: str | None = None
 
     def taken(self, name: str):
-        """The value of optional field `name` ("negative_prompt", "steps", "cfg") when the
-        model's upstream takes it, else None: fields it does not take are never forwarded."""
-        return getattr(self, name) if name in self.model.params else None
+        """The value of optional field `name` ("negative_prompt", "steps", "cfg", or a hint of
+        `options` such as "background") when the model's upstream takes it, else None: fields
+        it does not take are never forwarded."""
+        if name not in self.model.params:
+            return None
+        return (
+            getattr(self, name) if name in self.__struct_fields__ else getattr(self.options, name)
+        )
+
+
+# Takes a partial image's bytes and the index, within the call, of the image it previews.
+PublishPreview = Callable[[bytes, int], Awaitable[None]]
+
+
+class Report:
+    """What an adapter tells its job besides the images: partial images while the upstream
+    renders (when the client streams and asked for `previews` of each), and what the upstream
+    says it made. One per upstream call; the job reads it once the call has returned."""
+
+    def __init__(self, previews: int = 0, publish: PublishPreview | None = None) -> None:
+        self.previews = previews if publish is not None else 0
+        self._publish = publish
+        self.usage: ImageUsage | None = None
+        self.quality: str | None = None
+        self.background: str | None = None
+
+    async def preview(self, data: bytes, image: int = 0) -> None:
+        if self._publish is not None and self.previews:
+            await self._publish(data, image)
+
+    def made(
+        self,
+        *,
+        usage: ImageUsage | None = None,
+        quality: str | None = None,
+        background: str | None = None,
+    ) -> None:
+        if usage is not None:
+            self.usage = usage if self.usage is None else self.usage + usage
+        self.quality = quality or self.quality
+        self.background = background or self.background
 
 
 class Upstream(NamedTuple):
-    """Where and how to call: the shared client, the provider, and the key of this attempt."""
+    """Where and how to call: the shared client, the provider, the key of this attempt, and
+    where to report previews and what was made (None: nobody listens)."""
 
     client: httpx.AsyncClient
     provider: ProviderSpec
     key: str | None
+    report: Report | None = None
 
     def endpoint(self) -> str:
         """The URL to call: the provider's base URL with its kind's endpoint path, if it needs one."""

@@ -1,9 +1,12 @@
-"""OpenAI Images API and compatible servers: `POST {base}/images/generations`."""
+"""OpenAI Images API and compatible servers: `POST {base}/images/generations`, streamed with
+`partial_images` when the client streams and the model shows previews."""
 
 import msgspec
 
-from worker.providers.base import Upstream, UpstreamRequest, bearer, content_type
+from common.schemas import ImageUsage
+from worker.providers.base import Report, Upstream, UpstreamRequest, bearer, content_type
 from worker.upstream.download import download
+from worker.upstream.events import post_for_events
 from worker.upstream.http import (
     Reason,
     UpstreamFailure,
@@ -31,7 +34,28 @@ _QUALITY = {
         "hd": "high",
     },
 }
-_STYLES = ("vivid", "natural")
+# Fields that go upstream as the client sent them, for the models whose traits list them.
+_HINTS = ("style", "background", "output_format", "output_compression", "moderation", "user")
+
+
+class _Details(msgspec.Struct, frozen=True):
+    text_tokens: int = 0
+    image_tokens: int = 0
+
+
+class _Usage(msgspec.Struct):
+    input_tokens: int = 0
+    output_tokens: int = 0
+    input_tokens_details: _Details = _Details()
+
+    def usage(self) -> ImageUsage:
+        details = self.input_tokens_details
+        return ImageUsage(
+            input_tokens=self.input_tokens,
+            output_tokens=self.output_tokens,
+            text_tokens=details.text_tokens,
+            image_tokens=details.image_tokens,
+        )
 
 
 class _Image(msgspec.Struct):
@@ -41,6 +65,9 @@ class _Image(msgspec.Struct):
 
 class _Answer(msgspec.Struct):
     data: list[_Image]
+    usage: _Usage | None = None
+    quality: str | None = None
+    background: str | None = None
 
 
 class _TextImage(msgspec.Struct):
@@ -50,34 +77,49 @@ class _TextImage(msgspec.Struct):
 
 class _TextAnswer(msgspec.Struct):
     data: list[_TextImage]
+    usage: _Usage | None = None
+    quality: str | None = None
+    background: str | None = None
+
+
+class _Event(msgspec.Struct):
+    """One streamed event: `image_generation.partial_image` or `.completed`, or an error."""
+
+    type: str = ""
+    b64_json: bytes = b""
+    usage: _Usage | None = None
+    quality: str | None = None
+    background: str | None = None
+    error: dict | None = None
 
 
 _decoders = (msgspec.json.Decoder(_Answer).decode, msgspec.json.Decoder(_TextAnswer).decode)
+_event = msgspec.json.Decoder(_Event).decode
 
 
-def _images(body: bytes) -> list[_Image | _TextImage]:
+def _answer(body: bytes) -> _Answer | _TextAnswer:
     for decode in _decoders:
         try:
-            return decode(body).data
+            return decode(body)
         except msgspec.DecodeError:
             continue
     raise answer_failure(200, body)
 
 
-def build_body(request: UpstreamRequest) -> dict:
+def build_body(request: UpstreamRequest, previews: int = 0) -> dict:
     upstream = request.model.upstream
     body: dict = {"model": upstream, "prompt": request.prompt, "n": request.n}
     if request.width and request.height:
         body["size"] = f"{request.width}x{request.height}"
     family = "gpt-image" if upstream.startswith("gpt-image") else upstream
-    options = request.options
-    body["quality"] = _QUALITY.get(family, {}).get(options.quality or "")
-    if family == "dall-e-3" and options.style in _STYLES:
-        body["style"] = options.style
+    body["quality"] = _QUALITY.get(family, {}).get(request.options.quality or "")
+    body |= {name: request.taken(name) for name in _HINTS}
     if family != "gpt-image":
         # gpt-image answers base64 always and refuses response_format. For the others base64
         # spares a second round trip and a URL that expires; servers that ignore it send URLs.
         body["response_format"] = "b64_json"
+    if previews:
+        body["stream"], body["partial_images"] = True, previews
     return {name: value for name, value in body.items() if value is not None}
 
 
@@ -85,7 +127,8 @@ def edit_form(request: UpstreamRequest) -> tuple[dict[str, str], list]:
     """The multipart fields of `/images/edits`: `image` for one file, `image[]` for several
     (a repeated plain `image` is refused there), each with its image content type."""
     fields = {name: _form_value(value) for name, value in build_body(request).items()}
-    fields.pop("style", None)  # the edits route has no style
+    for name in ("style", "moderation"):  # the edits route has neither
+        fields.pop(name, None)
     if request.input_fidelity and request.model.upstream.startswith("gpt-image"):
         fields["input_fidelity"] = request.input_fidelity
     name = "image" if len(request.images) == 1 else "image[]"
@@ -105,6 +148,7 @@ def _form_value(value: object) -> str:
 async def generate(upstream: Upstream, request: UpstreamRequest) -> list[bytes]:
     url = upstream.endpoint()
     auth = bearer(upstream.key)
+    report = upstream.report or Report()
     if request.images:
         # The edits route beside the generations one; a URL configured otherwise is used as is.
         url = (
@@ -113,13 +157,49 @@ async def generate(upstream: Upstream, request: UpstreamRequest) -> list[bytes]:
             else url
         )
         _, body = await post_form(upstream.client, url, *edit_form(request), headers=auth)
-    else:
-        _, body = await post_json(upstream.client, url, build_body(request), headers=auth)
-    images = _images(body)
-    if not images:
+        return await _answered(upstream, _answer(body), url, request.n, report)
+    previews = report.previews if request.model.previews else 0
+    if previews:
+        return await _streamed(upstream, url, build_body(request, previews), report)
+    _, body = await post_json(upstream.client, url, build_body(request), headers=auth)
+    return await _answered(upstream, _answer(body), url, request.n, report)
+
+
+async def _answered(
+    upstream: Upstream, answer: _Answer | _TextAnswer, url: str, n: int, report: Report
+) -> list[bytes]:
+    if not answer.data:
         raise UpstreamFailure(Reason.UNUSABLE, "the upstream answered without images")
+    usage = answer.usage.usage() if answer.usage else None
+    report.made(usage=usage, quality=answer.quality, background=answer.background)
+    auth = bearer(upstream.key)
     # A server may list more images than asked for: the extra ones are never downloaded.
-    return [await _image_bytes(upstream, image, url, auth) for image in images[: request.n]]
+    return [await _image_bytes(upstream, image, url, auth) for image in answer.data[:n]]
+
+
+async def _streamed(upstream: Upstream, url: str, body: dict, report: Report) -> list[bytes]:
+    """The images of a streamed answer; each partial image is relayed as it comes, for the
+    image the next completed event will finish (events carry no image index)."""
+    images: list[bytes] = []
+    async with post_for_events(upstream.client, url, body, headers=bearer(upstream.key)) as events:
+        async for data in events:
+            try:
+                event = _event(data)
+            except msgspec.DecodeError:
+                raise answer_failure(200, data) from None
+            if event.error:
+                raise answer_failure(200, data)
+            if event.type.endswith(".partial_image") and event.b64_json:
+                await report.preview(event.b64_json, len(images))
+            elif event.type.endswith(".completed") and event.b64_json:
+                images.append(event.b64_json)
+                usage = event.usage.usage() if event.usage else None
+                report.made(usage=usage, quality=event.quality, background=event.background)
+            elif not event.type:  # a server that ignored `stream` answered plain JSON
+                return await _answered(upstream, _answer(data), url, body["n"], report)
+    if not images:
+        raise UpstreamFailure(Reason.UNUSABLE, "the upstream's stream ended without an image")
+    return images[: body["n"]]
 
 
 async def _image_bytes(

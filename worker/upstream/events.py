@@ -1,0 +1,61 @@
+"""Reading an upstream's server-sent events (OpenAI's streamed images), each event capped."""
+
+import contextlib
+from collections.abc import AsyncIterator
+
+import httpx
+import msgspec
+
+from worker.upstream.http import (
+    MAX_BODY,
+    BodyTooLarge,
+    answer_failure,
+    read_capped,
+    transport_errors,
+)
+
+_encode = msgspec.json.Encoder().encode
+
+
+@contextlib.asynccontextmanager
+async def post_for_events(
+    client: httpx.AsyncClient, url: str, body: dict, *, headers: dict[str, str]
+) -> AsyncIterator[AsyncIterator[bytes]]:
+    """POST `body` as JSON; yield an iterator over the data of each event of the 200 answer
+    (a server that answers plain JSON instead gives its whole body as one event), or raise the
+    failure any other status means. Transport errors while reading are failures too."""
+    headers = {**headers, "Content-Type": "application/json", "Accept": "text/event-stream"}
+    with transport_errors():
+        async with client.stream("POST", url, content=_encode(body), headers=headers) as response:
+            if response.status_code != 200:
+                content = await read_capped(response)
+                raise answer_failure(response.status_code, content, response.headers)
+            if "text/event-stream" in response.headers.get("content-type", ""):
+                yield event_data(response.aiter_bytes())
+            else:
+                yield _once(await read_capped(response))
+
+
+async def _once(body: bytes) -> AsyncIterator[bytes]:
+    yield body
+
+
+async def event_data(chunks: AsyncIterator[bytes], limit: int = MAX_BODY) -> AsyncIterator[bytes]:
+    """The `data` of each event (its data lines joined by newlines); comments and other fields
+    are skipped. No event may pass `limit` bytes: one image's base64 is at most a body's cap."""
+    buffer = b""
+    async for chunk in chunks:
+        buffer += chunk.replace(b"\r\n", b"\n")
+        while (end := buffer.find(b"\n\n")) >= 0:
+            block, buffer = buffer[:end], buffer[end + 2 :]
+            data = [
+                line[5:].removeprefix(b" ") for line in block.split(b"\n") if line[:5] == b"data:"
+            ]
+            if data:
+                yield b"\n".join(data)
+        if len(buffer) > limit:
+            raise BodyTooLarge()
+    if buffer.strip():  # a last event the server did not end with a blank line
+        data = [line[5:].removeprefix(b" ") for line in buffer.split(b"\n") if line[:5] == b"data:"]
+        if data:
+            yield b"\n".join(data)
