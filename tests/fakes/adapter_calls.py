@@ -1,6 +1,7 @@
 """Calling one adapter against a fake upstream in-process, as the failover loop would."""
 
-from typing import Any
+from collections.abc import Callable, Mapping
+from typing import Any, NamedTuple
 
 import httpx
 import pytest
@@ -10,6 +11,15 @@ from common.config.types import ProviderSpec
 from worker.providers import ADAPTERS
 from worker.providers.base import Upstream, UpstreamRequest
 from worker.upstream.http import UpstreamFailure
+
+
+class FakeUpstream(NamedTuple):
+    """The fake an adapter test module runs against (tests/worker/providers/conftest.py)."""
+
+    kind: str
+    start: Callable[[], tuple[Any, Any]]  # a tests/fakes start_* function, arguments bound
+    path: str = ""  # appended to the fake's URL: the provider's base URL
+    options: Mapping[str, Any] = {}
 
 
 def provider(kind: str, base_url: str, keys: tuple[str, ...] = (), **fields: Any) -> ProviderSpec:

@@ -1,26 +1,21 @@
 """The a1111 adapter against a fake AUTOMATIC1111: txt2img fields, Basic auth, the batch's grid."""
 
+from functools import partial
+
 import pytest
 
 from tests.fakes.a1111 import TXT2IMG, start_a1111
-from tests.fakes.adapter_calls import call, failure, image_request, provider
+from tests.fakes.adapter_calls import FakeUpstream, call, failure, image_request, provider
 from worker.upstream.http import Reason
 
 CREDENTIALS = "artist:s3cret-pass"
 
 
-@pytest.fixture(scope="module")
-def upstream():
-    server, fake = start_a1111(credentials=CREDENTIALS)
-    with server:
-        yield server, fake
-
-
-@pytest.fixture
-def spec(upstream):
-    server, _ = upstream
-    server.clear()
-    return provider("a1111", server.url, options={"sampler": "DPM++ 2M Karras"})
+FAKE = FakeUpstream(
+    "a1111",
+    partial(start_a1111, credentials=CREDENTIALS),
+    options={"sampler": "DPM++ 2M Karras"},
+)
 
 
 async def test_txt2img_gets_its_fields_with_basic_auth(spec, upstream):

@@ -1,8 +1,10 @@
 """The chat adapter against a fake chat-style image gateway: every answer shape, and its failures."""
 
+from functools import partial
+
 import pytest
 
-from tests.fakes.adapter_calls import call, failure, image_request, provider
+from tests.fakes.adapter_calls import FakeUpstream, call, failure, image_request
 from tests.fakes.chat_gateway import COMPLETIONS, start_chat_gateway
 from worker.upstream.http import Reason
 from worker.upstream.sniff import sniff
@@ -10,18 +12,7 @@ from worker.upstream.sniff import sniff
 KEY = "sk-chat-gateway"
 
 
-@pytest.fixture(scope="module")
-def upstream():
-    server, fake = start_chat_gateway(valid_keys=[KEY])
-    with server:
-        yield server, fake
-
-
-@pytest.fixture
-def spec(upstream):
-    server, _ = upstream
-    server.clear()
-    return provider("chat", f"{server.url}/v1")
+FAKE = FakeUpstream("chat", partial(start_chat_gateway, valid_keys=[KEY]), path="/v1")
 
 
 async def test_the_prompt_goes_as_the_user_message_with_the_ratio(spec, upstream):

@@ -1,8 +1,10 @@
 """The cloudflare adapter against a fake Workers AI: flux's envelope, SDXL's raw PNG, every error."""
 
+from functools import partial
+
 import pytest
 
-from tests.fakes.adapter_calls import call, failure, image_request, provider
+from tests.fakes.adapter_calls import FakeUpstream, call, failure, image_request
 from tests.fakes.cloudflare import FLUX, FLUX_SIZE, SDXL, start_cloudflare
 from worker.upstream.http import Reason
 from worker.upstream.sniff import sniff
@@ -11,20 +13,12 @@ ACCOUNT, TOKEN = "0123abcd0123abcd0123abcd0123abcd", "cf-token-good-0001"
 OTHER_ACCOUNT, OTHER_TOKEN = "fedc4321fedc4321fedc4321fedc4321", "cf-token-other-0002"
 
 
-@pytest.fixture(scope="module")
-def upstream():
-    server, fake = start_cloudflare(
-        valid_keys=[f"{ACCOUNT}:{TOKEN}", f"{OTHER_ACCOUNT}:{OTHER_TOKEN}"]
-    )
-    with server:
-        yield server, fake
-
-
-@pytest.fixture
-def spec(upstream):
-    server, _ = upstream
-    server.clear()
-    return provider("cloudflare", f"{server.url}/client/v4", options={"account_id": ACCOUNT})
+FAKE = FakeUpstream(
+    "cloudflare",
+    partial(start_cloudflare, valid_keys=[f"{ACCOUNT}:{TOKEN}", f"{OTHER_ACCOUNT}:{OTHER_TOKEN}"]),
+    path="/client/v4",
+    options={"account_id": ACCOUNT},
+)
 
 
 def run_path(account: str, model: str) -> str:

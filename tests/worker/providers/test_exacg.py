@@ -1,26 +1,17 @@
 """The exacg adapter against a fake 梦羽 exacg: its fixed body, Z-Image's defaults, `success: false`."""
 
+from functools import partial
+
 import pytest
 
-from tests.fakes.adapter_calls import call, failure, image_request, provider
+from tests.fakes.adapter_calls import FakeUpstream, call, failure, image_request, provider
 from tests.fakes.exacg import GENERATE, start_exacg
 from worker.upstream.http import Reason
 
 KEY = "exacg-key-good"
 
 
-@pytest.fixture(scope="module")
-def upstream():
-    server, fake = start_exacg(valid_keys=[KEY])
-    with server:
-        yield server, fake
-
-
-@pytest.fixture
-def spec(upstream):
-    server, _ = upstream
-    server.clear()
-    return provider("exacg", server.url, options={"model_index": 5})
+FAKE = FakeUpstream("exacg", partial(start_exacg, valid_keys=[KEY]), options={"model_index": 5})
 
 
 async def test_z_image_gets_steps_8_cfg_7_and_the_size_asked(spec, upstream):

@@ -1,28 +1,19 @@
 """The openai adapter against the fake OpenAI Images API: each family's fields, and every error."""
 
+from functools import partial
+
 import pytest
 from msgspec.structs import replace
 
 from common.schemas import ImageOptions
-from tests.fakes.adapter_calls import call, failure, image_request, provider
+from tests.fakes.adapter_calls import FakeUpstream, call, failure, image_request
 from tests.fakes.openai_images import GENERATIONS, start_openai_images
 from worker.upstream.http import Reason
 
 KEY = "sk-openai-good"
 
 
-@pytest.fixture(scope="module")
-def upstream():
-    server, fake = start_openai_images(valid_keys=[KEY])
-    with server:
-        yield server, fake
-
-
-@pytest.fixture
-def spec(upstream):
-    server, _ = upstream
-    server.clear()
-    return provider("openai", f"{server.url}/v1")
+FAKE = FakeUpstream("openai", partial(start_openai_images, valid_keys=[KEY]), path="/v1")
 
 
 def quality_request(model: str, quality: str, style: str | None = None, size: int = 1024):

@@ -1,29 +1,22 @@
 """The siliconflow adapter against a fake SiliconFlow: the fields each model takes, and every error body."""
 
+from functools import partial
+
 import pytest
 
 from common.config.kinds import model_spec
-from tests.fakes.adapter_calls import call, failure, image_request, provider
+from tests.fakes.adapter_calls import FakeUpstream, call, failure, image_request, provider
 from tests.fakes.siliconflow import FLUX, GENERATIONS, KOLORS, QWEN, start_siliconflow
 from worker.upstream.http import Reason
 
 KEY = "sk-sf-good"
 
 
-@pytest.fixture(scope="module")
-def upstream():
-    server, fake = start_siliconflow(
-        valid_keys=[KEY], key_behaviour={"sk-sf-forbidden": "forbidden"}
-    )
-    with server:
-        yield server, fake
-
-
-@pytest.fixture
-def spec(upstream):
-    server, _ = upstream
-    server.clear()
-    return provider("siliconflow", f"{server.url}/v1")
+FAKE = FakeUpstream(
+    "siliconflow",
+    partial(start_siliconflow, valid_keys=[KEY], key_behaviour={"sk-sf-forbidden": "forbidden"}),
+    path="/v1",
+)
 
 
 async def test_kolors_gets_its_fields_and_a_batch(spec, upstream):
