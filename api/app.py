@@ -12,6 +12,7 @@ from litestar.datastructures import State
 from litestar.di import Provide
 from litestar.openapi import OpenAPIConfig
 
+from api.bounded import BoundedRequest
 from api.errors import EXCEPTION_HANDLERS
 from api.jobs.uploads import MAX_JSON_BODY
 from api.jobs.wait import JobClient
@@ -98,6 +99,7 @@ def create_app(settings: Settings, redis: ArqRedis | None = None) -> Litestar:
             allow_headers=["Authorization", "Content-Type", "Idempotency-Key"],
         ),
         request_max_body_size=MAX_JSON_BODY,
+        request_class=BoundedRequest,
         openapi_config=OpenAPIConfig(title="imagegate", version="0.1.0", path="/schema"),
         logging_config=None,
     )

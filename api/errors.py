@@ -5,9 +5,10 @@ import re
 
 from litestar import Request, Response
 from litestar.exceptions import HTTPException, ValidationException
+from redis.exceptions import RedisError
 
 from api.openai.wire import ErrorBody, ErrorDetail
-from common.errors import ErrorInfo, ImagegateError
+from common.errors import ErrorInfo, ImagegateError, ServiceUnavailable
 
 log = logging.getLogger("imagegate.api")
 
@@ -65,6 +66,16 @@ def on_http_exception(request: Request, exc: HTTPException) -> Response[ErrorBod
     )
 
 
+def on_redis_error(request: Request, exc: Exception) -> Response[ErrorBody]:
+    """Redis failing under any route (/image and /metrics read it directly): 503, never 500."""
+    log.warning(
+        "Redis is unavailable on %s %s (%s)", request.method, request.url.path, type(exc).__name__
+    )
+    return error_response(
+        ServiceUnavailable("Redis is unavailable; try again shortly", retry_after=5).info()
+    )
+
+
 def on_unexpected(request: Request, exc: Exception) -> Response[ErrorBody]:
     log.error("unexpected error on %s %s", request.method, request.url.path, exc_info=exc)
     info = ErrorInfo(
@@ -94,5 +105,8 @@ def _describe(exc: HTTPException) -> tuple[str, str | None]:
 EXCEPTION_HANDLERS = {
     ImagegateError: on_gateway_error,
     HTTPException: on_http_exception,
+    # redis-py's errors, and the bulk reader's ConnectionError and TimeoutError.
+    RedisError: on_redis_error,
+    OSError: on_redis_error,
     Exception: on_unexpected,
 }

@@ -10,6 +10,7 @@ from common.config.types import ModelSpec, ProviderSpec, Settings
 from common.errors import InvalidRequest, NotFound
 from common.limits import MAX_PROMPT
 from common.prompt.flags import parse_prompt
+from common.prompt.markup import strip_controls
 from common.prompt.size_plan import check_size
 from common.prompt.size_tables import parse_size
 from common.schemas import GenerateJob, ImageOptions
@@ -119,6 +120,7 @@ def build_job(
     enhance_default: bool,
     previews: int = 0,
 ) -> GenerateJob:
+    prompt = strip_controls(prompt)  # before Markdown shows it or an upstream receives it
     if len(prompt) > MAX_PROMPT:
         raise InvalidRequest(f"the prompt is longer than {MAX_PROMPT} characters", param="prompt")
     _, model = resolve_model(settings, options.model)

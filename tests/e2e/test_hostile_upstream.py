@@ -115,3 +115,20 @@ def test_another_port_of_the_providers_own_host_is_refused(gateway, upstream, re
     assert str(redis_port) not in answer.json()["error"]["message"]
     own = generate(gateway, f"__other_port__ {upstream[0].url}/files/own")
     assert own.status_code == 200, own.text
+
+
+def test_nul_and_bidi_controls_never_reach_the_upstream_or_the_answer(gateway, upstream):
+    answer = httpx.post(
+        f"{gateway.url}/v1/chat/completions",
+        json={
+            "model": "hostile",
+            "messages": [{"role": "user", "content": "a red\x00 kite \u202eetis.live\u202c now"}],
+        },
+        headers=gateway.headers(),
+        timeout=60,
+    )
+    assert answer.status_code == 200, answer.text
+    sent = upstream[0].json_bodies(GENERATIONS)[-1]["prompt"]
+    assert sent.startswith("a red kite etis.live now")
+    content = answer.json()["choices"][0]["message"]["content"]
+    assert not any(c in content for c in "\x00\u202e\u202c")

@@ -113,3 +113,21 @@ async def test_a_job_nobody_waits_for_any_more_expires_instead_of_running(
         time.sleep(1)
         assert upstream_calls(server) == 0
         assert job_id and job_id in timed_out.json()["error"]["message"]
+
+
+def test_image_and_metrics_answer_503_while_redis_is_down(own_redis, openai_upstream):
+    server, _ = openai_upstream
+    with Gateway(own_redis.url, openai_env(server.url)).start() as gateway:
+        answer = gateway.client().images.generate(model="flux-dev", prompt="a mill")
+        image = answer.data[0].url
+        own_redis.kill()
+        for url in (image, f"{gateway.url}/metrics"):
+            refused = httpx.get(url, timeout=10)
+            assert refused.status_code == 503, (url, refused.text)
+            assert refused.json()["error"]["code"] == "redis_unavailable"
+            assert "retry-after" in refused.headers
+        own_redis.start()
+        gateway.wait_until_healthy(1)
+        # The restarted Redis lost its data: the image is gone, said as a JSON 404.
+        assert httpx.get(image, timeout=10).json()["error"]["code"] == "not_found"
+        assert httpx.get(f"{gateway.url}/metrics", timeout=10).status_code == 200
