@@ -27,6 +27,7 @@ class Process:
     def __init__(self, args: list[str], env: dict[str, str], log_dir: Path, name: str) -> None:
         self.log_path = log_dir / f"{name}.log"
         self._log = open(self.log_path, "ab")  # noqa: SIM115 (closed in stop())
+        self.stopped = False
         self.popen = subprocess.Popen(
             [sys.executable, "-m", "imagegate", *args],
             env=env,
@@ -43,6 +44,7 @@ class Process:
             self.popen.send_signal(sig)
 
     def stop(self, timeout: float = 10.0) -> None:
+        self.stopped = True  # stopped on purpose: no longer a crash to report
         self.signal(signal.SIGTERM)
         try:
             self.popen.wait(timeout)
@@ -127,7 +129,7 @@ class Gateway:
 
     def _check_alive(self) -> None:
         for process in [self.api, *self.workers]:
-            if process is not None and process.popen.poll() is not None:
+            if process is not None and not process.stopped and process.popen.poll() is not None:
                 raise RuntimeError(
                     f"{process.log_path.name} exited with {process.popen.returncode}:\n{process.logs()}"
                 )

@@ -79,6 +79,7 @@ def test_benches_and_rotation_are_shared_by_worker_processes(start_gateway, upst
     first = gateway.workers[0]
     first.stop()
     gateway.add_worker()
+    gateway.wait_until_healthy(1)  # no job is admitted while no worker is alive
     for model in ("bench", "bench", "rotate", "rotate"):
         assert generate(gateway, model).status_code == 200
     assert first.popen.poll() is not None  # so the second process made all of these
