@@ -8,7 +8,14 @@ from msgspec.structs import replace
 
 from worker.providers.base import Upstream, UpstreamRequest, bearer, edit_size
 from worker.render.mask import white_repaint
-from worker.upstream.http import Reason, UpstreamFailure, answer_failure, decode_base64, post_json
+from worker.upstream.http import (
+    CallOptions,
+    Reason,
+    UpstreamFailure,
+    answer_failure,
+    decode_base64,
+    post_json,
+)
 
 
 class _Answer(msgspec.Struct):
@@ -37,7 +44,7 @@ def build_body(request: UpstreamRequest, options: dict) -> dict:
     return body | {name: value for name, value in optional.items() if value is not None}
 
 
-def credentials(key: str | None) -> dict:
+def credentials(key: str | None) -> CallOptions:
     """`user:pass` is HTTP Basic (the server's --api-auth); any other key goes as a Bearer token."""
     if key and ":" in key:
         user, _, password = key.partition(":")

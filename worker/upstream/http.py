@@ -22,6 +22,7 @@ import json
 import re
 import zlib
 from collections.abc import AsyncIterator, Iterator, Mapping
+from typing import TypedDict, Unpack
 
 import httpx
 import msgspec
@@ -275,46 +276,38 @@ def _text(value: object) -> str:
     return ""
 
 
+class CallOptions(TypedDict, total=False):
+    headers: dict[str, str]
+    auth: httpx.Auth
+    meaning: Mapping[str, int]  # as in answer_failure
+
+
 @contextlib.asynccontextmanager
 async def open_json(
-    client: httpx.AsyncClient,
-    url: str,
-    body: dict,
-    *,
-    headers: dict[str, str] | None = None,
-    auth: httpx.Auth | None = None,
-    meaning: Mapping[str, int] | None = None,
+    client: httpx.AsyncClient, url: str, body: dict, **options: Unpack[CallOptions]
 ) -> AsyncIterator[httpx.Response]:
     """POST `body` as JSON and hold the 200 answer open to be read as it comes (an SSE
-    stream); any other status raises the failure it means (`meaning` as in answer_failure)."""
+    stream); any other status raises the failure it means."""
     # msgspec encodes several times faster than httpx's json.dumps.
-    headers = {**(headers or {}), "Content-Type": "application/json"}
+    headers = {**options.get("headers", {}), "Content-Type": "application/json"}
     with transport_errors():
         async with client.stream(
-            "POST", url, content=_encode_json(body), headers=headers, auth=auth
+            "POST", url, content=_encode_json(body), headers=headers, auth=options.get("auth")
         ) as response:
             if response.status_code != 200:
                 content = await read_capped(response)
                 raise answer_failure(
-                    response.status_code, content, response.headers, meaning=meaning
+                    response.status_code, content, response.headers, meaning=options.get("meaning")
                 )
             yield response
 
 
 async def post_json(
-    client: httpx.AsyncClient,
-    url: str,
-    body: dict,
-    *,
-    headers: dict[str, str] | None = None,
-    auth: httpx.Auth | None = None,
-    meaning: Mapping[str, int] | None = None,
+    client: httpx.AsyncClient, url: str, body: dict, **options: Unpack[CallOptions]
 ) -> tuple[httpx.Response, bytes]:
     """POST `body` as JSON; the 200 answer and its bytes (read within MAX_BODY), or the
-    failure any other status means (`meaning` as in answer_failure)."""
-    async with open_json(
-        client, url, body, headers=headers, auth=auth, meaning=meaning
-    ) as response:
+    failure any other status means."""
+    async with open_json(client, url, body, **options) as response:
         return response, await read_capped(response)
 
 
