@@ -17,7 +17,7 @@ _REQUEST_ID = re.compile(r"^[A-Za-z0-9._\-]{1,64}$")
 
 
 class ApiMetrics:
-    """This api process's own metrics (the workers' come from Redis: common/metrics.py)."""
+    """This api process's own metrics (the workers' come from Redis: common/store/metrics.py)."""
 
     def __init__(self) -> None:
         self.registry = CollectorRegistry()

@@ -46,7 +46,7 @@ log = logging.getLogger("imagegate.worker")
 
 REDIS_RETRY_AFTER = 5
 
-# The worker's hook that adds arq's end-of-job writes to a pipeline (worker/runner.py).
+# The worker's hook that adds arq's end-of-job writes to a pipeline (worker/loop.py ImageWorker.settle).
 Settle = Callable[[Pipeline, str], None]
 
 

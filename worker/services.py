@@ -24,7 +24,7 @@ class Services(NamedTuple):
 
 
 # httpx-aiohttp hands a body on in 16 KB chunks, each through four async generators: an image
-# answer is read whole anyway (worker/upstream.py caps it), so in pieces of up to a megabyte.
+# answer is read whole anyway (worker/upstream/http.py caps it), so in pieces of up to a megabyte.
 AiohttpResponseStream.CHUNK_SIZE = 1 << 20
 
 

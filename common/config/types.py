@@ -52,7 +52,7 @@ class EnhanceSpec(msgspec.Struct, frozen=True, kw_only=True):
     base_url: str
     keys: tuple[str, ...] = ()  # tried in turn; none: no Authorization header (a local LLM)
     model: str
-    system_prompt: str | None = None  # None: imagegate's own (worker/enhance_prompts.py)
+    system_prompt: str | None = None  # None: imagegate's own (worker/enhance/prompts.py)
     timeout: float = 10.0
 
 

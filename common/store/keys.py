@@ -55,7 +55,7 @@ def idempotency(caller: str, key_hash: str) -> str:
     return f"{PREFIX}idempotency:{caller}:{key_hash}"
 
 
-# Hash of counters the workers add to and the api's /metrics renders (common/metrics.py).
+# Hash of counters the workers add to and the api's /metrics renders (common/store/metrics.py).
 METRICS = PREFIX + "metrics"
 
 # Every stored image as `<id>:<bytes>` scored by its expiry, and the running total of their
