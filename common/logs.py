@@ -1,4 +1,5 @@
-"""Structured logs: one JSON object per line, carrying the request id from api into worker."""
+"""Structured logs carrying the request id from api into worker: one JSON object a line for
+machines, or readable text lines on a terminal (LOG_FORMAT)."""
 
 import contextvars
 import json
@@ -31,6 +32,37 @@ def message(record: logging.LogRecord) -> str:
     return text if len(text) <= MAX_MESSAGE else text[: MAX_MESSAGE - 1] + "…"
 
 
+FIELDS = ("job_id", "provider", "model", "status", "duration_ms", "outcome")
+
+
+def _error(record: logging.LogRecord) -> tuple[str, list[str]] | None:
+    """Type and frames only: an exception's message can quote URLs and keys."""
+    if not record.exc_info or record.exc_info[0] is None:
+        return None
+    frames = traceback.extract_tb(record.exc_info[2])
+    return record.exc_info[0].__name__, [f"{f.filename}:{f.lineno} {f.name}" for f in frames]
+
+
+class TextFormatter(logging.Formatter):
+    """`12:00:01 warning imagegate.worker: message  job_id=… provider=…` for people."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        clock = time.strftime("%H:%M:%S", time.localtime(record.created))
+        extras = [
+            f"{name}={value}"
+            for name in FIELDS
+            if (value := getattr(record, name, None)) is not None
+        ]
+        if (rid := request_id.get()) is not None:
+            extras.insert(0, f"request_id={rid}")
+        line = f"{clock} {record.levelname.lower():<7} {record.name}: {message(record)}"
+        if extras:
+            line += "  " + " ".join(extras)
+        if error := _error(record):
+            line += f"\n    {error[0]} at " + "\n      ".join(error[1][-5:])
+        return line
+
+
 class JsonFormatter(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
         entry = {
@@ -42,22 +74,19 @@ class JsonFormatter(logging.Formatter):
         }
         if (rid := request_id.get()) is not None:
             entry["request_id"] = rid
-        for name in ("job_id", "provider", "model", "status", "duration_ms", "outcome"):
+        for name in FIELDS:
             if (value := getattr(record, name, None)) is not None:
                 entry[name] = value
-        if record.exc_info and record.exc_info[0] is not None:
-            # Type and frames only: an exception's message can quote URLs and keys.
-            entry["error"] = record.exc_info[0].__name__
-            entry["trace"] = [
-                f"{f.filename}:{f.lineno} {f.name}"
-                for f in traceback.extract_tb(record.exc_info[2])
-            ]
+        if error := _error(record):
+            entry["error"], entry["trace"] = error
         return json.dumps(entry, ensure_ascii=False)
 
 
-def configure(level: str = "INFO") -> None:
+def configure(level: str = "INFO", log_format: str | None = None) -> None:
+    """Logs to stderr at `level`; `log_format` "text" or "json", None: text on a terminal."""
     handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(JsonFormatter())
+    text = log_format == "text" or (log_format is None and sys.stderr.isatty())
+    handler.setFormatter(TextFormatter() if text else JsonFormatter())
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())

@@ -9,7 +9,8 @@ from urllib.parse import urlsplit
 import uvloop
 from msgspec.structs import replace
 
-from common.config.load import ConfigError, load_settings
+from common.config.dotenv import apply_env_file
+from common.config.load import LOG_FORMATS, LOG_LEVELS, ConfigError, load_settings
 from common.config.types import Settings
 from common.logs import configure
 
@@ -41,14 +42,23 @@ def _parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
+    env_file_problems = apply_env_file()
+    # Logs first, so the settings' own lines are logged; a bad LOG_LEVEL is one of the
+    # problems the settings report, so this start-up guess falls back to info.
+    level = os.environ.get("LOG_LEVEL", "").strip().lower()
+    log_format = os.environ.get("LOG_FORMAT", "").strip().lower()
     configure(
-        os.environ.get("LOG_LEVEL", "INFO")
-    )  # read before the settings: their errors are logged
+        level if level in LOG_LEVELS else "info", log_format if log_format in LOG_FORMATS else None
+    )
     try:
         settings = load_settings()
     except ConfigError as exc:
-        print(exc, file=sys.stderr)
+        print(ConfigError(env_file_problems + exc.problems), file=sys.stderr)
         return 2
+    if env_file_problems:
+        print(ConfigError(env_file_problems), file=sys.stderr)
+        return 2
+    configure(settings.log_level, settings.log_format)
     if getattr(args, "host", None) or getattr(args, "port", None):
         settings = replace(
             settings, host=args.host or settings.host, port=args.port or settings.port

@@ -77,11 +77,15 @@ def listen(host: str, port: int) -> socket.socket:
     return sock
 
 
-def _server(app, host: str, port: int) -> uvicorn.Server:
+def _server(app, settings: Settings) -> uvicorn.Server:
     config = uvicorn.Config(
         app,
-        host=host,
-        port=port,
+        host=settings.host,
+        port=settings.port,
+        # Forwarded headers are a client's word unless a trusted proxy sets them: uvicorn's own
+        # handling (on by default for 127.0.0.1) is off unless TRUST_PROXY_HEADERS is.
+        proxy_headers=settings.trust_proxy_headers,
+        forwarded_allow_ips=settings.forwarded_allow_ips,
         loop="uvloop",
         http="httptools",
         log_config=None,
@@ -94,7 +98,7 @@ def _server(app, host: str, port: int) -> uvicorn.Server:
 async def run_api(settings: Settings) -> int:
     sock = listen(settings.host, settings.port)
     stop = _Stop()
-    stop.server = _server(create_app(settings), settings.host, settings.port)
+    stop.server = _server(create_app(settings), settings)
     stop.apply()
     await stop.server.serve(sockets=[sock])
     return 0
@@ -145,7 +149,7 @@ async def serve(settings: Settings) -> int:
         worker = create_worker(settings, worker_redis, handle_signals=False)
         worker_task = asyncio.create_task(worker.async_run())
         app = create_app(settings, redis=in_process() if in_process else None)
-        stop.server = _server(app, settings.host, settings.port)
+        stop.server = _server(app, settings)
         stop.apply()
         worker_task.add_done_callback(functools.partial(_worker_ended, stop.server))
         server_task = asyncio.create_task(stop.server.serve(sockets=[sock]))

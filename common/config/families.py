@@ -6,7 +6,7 @@ from urllib.parse import urlsplit
 
 from msgspec.structs import replace
 
-from common.config.env import EnvReader
+from common.config.env import EnvReader, shown
 from common.config.kinds import KINDS, ZIMAGE_INDEX, model_spec
 from common.config.types import ModelSpec, ProviderSpec
 
@@ -32,7 +32,7 @@ def parse_models(kind: str, text: str) -> tuple[ModelSpec, ...]:
 def check_url(env: EnvReader, name: str, url: str) -> None:
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.netloc:
-        env.problem(f"{name} must be an http(s) URL")
+        env.problem(f"{name} must be an http(s) URL (got {shown(name, url)})")
 
 
 _IMAGE_GEN = re.compile(r"IMAGE_GEN_(MODEL|API_BASE|API_KEY|KIND)_(\d+)$")
@@ -50,17 +50,19 @@ def image_gen(env: EnvReader) -> list[ProviderSpec]:
         model, base, keys = (
             env.text(f"IMAGE_GEN_{f}_{n}") for f in ("MODEL", "API_BASE", "API_KEY")
         )
-        kind = env.text(f"IMAGE_GEN_KIND_{n}", "chat")
-        missing = [
-            f"IMAGE_GEN_{f}_{n}"
-            for f, v in (("MODEL", model), ("API_BASE", base), ("API_KEY", keys))
-            if not v
-        ]
+        kind = (env.text(f"IMAGE_GEN_KIND_{n}") or "chat").lower()
+        if kind not in KINDS:
+            env.bad(f"IMAGE_GEN_KIND_{n}", "one of " + ", ".join(sorted(KINDS)))
+            continue
+        # The key may be left out for a kind that needs none (a local A1111 or openai server).
+        needed = (
+            ("MODEL", model),
+            ("API_BASE", base),
+            ("API_KEY", keys or not KINDS[kind].needs_keys),
+        )
+        missing = [f"IMAGE_GEN_{f}_{n}" for f, v in needed if not v]
         if missing:
             env.problem(f"{', '.join(missing)} must be set too: group {n} is half-filled")
-            continue
-        if kind not in KINDS:
-            env.problem(f"IMAGE_GEN_KIND_{n} must be one of {', '.join(sorted(KINDS))}")
             continue
         check_url(env, f"IMAGE_GEN_API_BASE_{n}", base)
         providers.append(

@@ -102,35 +102,36 @@ class ConfigFile:
 
     def _provider(self, env: EnvReader, provider: _Provider) -> ProviderSpec | None:
         where = f"{self.path}: provider {provider.name!r}"
-        if provider.kind not in KINDS:
-            env.problem(f"{where}: kind must be one of {', '.join(sorted(KINDS))}")
+        kind_name = provider.kind.lower()  # kind names are case-insensitive
+        if kind_name not in KINDS:
+            env.problem(
+                f"{where}: kind must be one of {', '.join(sorted(KINDS))} (got {provider.kind!r})"
+            )
             return None
-        kind = KINDS[provider.kind]
+        kind = KINDS[kind_name]
         base = provider.base_url or kind.base_url
-        if provider.kind != "placeholder":
+        if kind_name != "placeholder":
             check_url(env, f"{where}: base_url", base)
         keys = tuple(provider.keys) + (env.items(provider.keys_env) if provider.keys_env else ())
         if kind.needs_keys and not keys:
             env.problem(
-                f"{where}: a {provider.kind} provider needs keys (keys, or keys_env naming a variable)"
+                f"{where}: a {kind_name} provider needs keys (keys, or keys_env naming a variable)"
             )
         options = {
             name: value for name in OPTION_NAMES if (value := getattr(provider, name)) is not None
         }
         if (
-            provider.kind == "cloudflare"
+            kind_name == "cloudflare"
             and "account_id" not in options
             and not all(":" in key for key in keys)
         ):
             env.problem(f"{where}: set account_id, or write each key as account_id:token")
-        models = tuple(
-            m for item in provider.models if (m := _model(env, where, provider.kind, item))
-        )
+        models = tuple(m for item in provider.models if (m := _model(env, where, kind_name, item)))
         if not models:
             env.problem(f"{where}: list at least one model")
         return ProviderSpec(
             name=provider.name,
-            kind=provider.kind,
+            kind=kind_name,
             base_url=base,
             keys=keys,
             models=models,

@@ -61,6 +61,9 @@ class Kind(msgspec.Struct, frozen=True, kw_only=True):
     # The path appended to a base URL that stops at an API root (worker/providers/base.py
     # endpoint_url); written from the root, e.g. `/v1/images/generations`.
     endpoint: str = ""
+    # A base URL of this kind is by convention a server root (a reverse proxy may add a path
+    # prefix): the endpoint is appended unless the URL already ends with it.
+    server_root: bool = False
     options: dict[str, OptionValue] = {}  # provider options it reads, with their defaults
     edits: bool = False  # whether its adapter edits images as well as generating them
     models: tuple[TraitRow, ...] = (("", {}),)
@@ -127,6 +130,7 @@ KINDS: dict[str, Kind] = {
     ),
     "cloudflare": Kind(
         adapter="cloudflare",
+        server_root=True,
         needs_keys=True,
         base_url="https://api.cloudflare.com/client/v4",
         endpoint="/accounts/{account}/ai/run",  # then the model; a key may name its account
@@ -156,6 +160,7 @@ KINDS: dict[str, Kind] = {
     ),
     "exacg": Kind(
         adapter="exacg",
+        server_root=True,
         needs_keys=True,
         base_url="https://sd.exacg.cc",
         endpoint="/api/v1/generate_image",
@@ -177,6 +182,7 @@ KINDS: dict[str, Kind] = {
     ),
     "a1111": Kind(
         adapter="a1111",
+        server_root=True,
         endpoint="/sdapi/v1/txt2img",
         options={"sampler": None},
         # Live previews, read per task from /internal/progress while it renders.

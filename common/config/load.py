@@ -3,16 +3,23 @@
 import logging
 import os
 from collections.abc import Mapping
+from urllib.parse import urlsplit
 
 from common.config.enhance import enhance_settings
 from common.config.env import EnvReader
-from common.config.families import PLACEHOLDER, PROVIDER_FAMILIES
+from common.config.families import PLACEHOLDER, PROVIDER_FAMILIES, check_url
 from common.config.file import CONFIG_VARIABLE, ConfigFile
 from common.config.types import ProviderSpec, Settings
 
 log = logging.getLogger("imagegate.config")
 
 GATEWAY_KEY_VARIABLES = ("AUTHORIZED_API_KEY", "GATEWAY_API_KEY", "API_KEY")
+# The example file's key: a copied .env.example must not open the gateway to anyone who read it.
+PLACEHOLDER_KEY = "change-me"
+LOG_LEVELS = ("debug", "info", "warning", "error", "critical")
+LOG_FORMATS = ("text", "json")
+# Read before the settings (by the command itself), so look-alikes of them are caught too.
+EARLY_VARIABLES = ("IMAGEGATE_ENV_FILE", CONFIG_VARIABLE)
 
 
 class ConfigError(Exception):
@@ -36,7 +43,7 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         enhance=enhance_settings(env),
         gateway_keys=gateway_keys(env),
         allow_anonymous=env.flag("ALLOW_ANONYMOUS", False),
-        redis_url=env.text("REDIS_URL"),
+        redis_url=redis_url(env),
         image_expiration=env.integer("IMAGE_EXPIRATION", 1800, low=1),
         request_timeout=env.number("REQUEST_TIMEOUT", 300.0, low=1),
         provider_timeout=env.number("PROVIDER_TIMEOUT", 120.0, low=1),
@@ -44,8 +51,9 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         retry_on_timeout=env.flag("RETRY_ON_TIMEOUT", False),
         default_model=env.text("DEFAULT_MODEL"),
         cors_origins=env.items("CORS_ORIGINS") or ("*",),
-        public_base_url=(env.text("PUBLIC_BASE_URL") or "").rstrip("/") or None,
+        public_base_url=public_base_url(env),
         trust_proxy_headers=env.flag("TRUST_PROXY_HEADERS", False),
+        forwarded_allow_ips=env.text("FORWARDED_ALLOW_IPS", "127.0.0.1"),
         enhance_images_api=env.flag("ENHANCE_IMAGES_API", False),
         images_response_format=images_response_format(env),
         host=env.text("HOST", "127.0.0.1"),
@@ -57,9 +65,14 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         job_lease=env.integer("JOB_LEASE_SECONDS", 30, low=2, high=600),
         worker_concurrency=env.integer("WORKER_CONCURRENCY", 500, low=1, high=10000),
         max_upload_bytes=env.integer("MAX_UPLOAD_BYTES", 50 * 2**20, low=2**20),
+        log_level=env.choice("LOG_LEVEL", "info", LOG_LEVELS),
+        log_format=env.choice("LOG_FORMAT", "", LOG_FORMATS) or None,
     )
     if settings.default_model and not settings.find_model(settings.default_model):
         env.problem(f"DEFAULT_MODEL names {settings.default_model!r}, which no provider serves")
+    env.names_asked.update(EARLY_VARIABLES)
+    for name, resembled in env.lookalikes():
+        log.warning("%s is not a variable imagegate reads: did you mean %s?", name, resembled)
     if env.problems:
         raise ConfigError(env.problems)
     log.info("configuration read from: %s", ", ".join(sorted(env.names_read)) or "(defaults only)")
@@ -82,7 +95,37 @@ def images_response_format(env: EnvReader) -> str:
 def gateway_keys(env: EnvReader) -> tuple[str, ...]:
     keys = [key for name in GATEWAY_KEY_VARIABLES if (key := env.text(name))]
     keys += env.items("GATEWAY_API_KEYS")
+    if PLACEHOLDER_KEY in keys:
+        env.problem(
+            f"the gateway key is still the example's {PLACEHOLDER_KEY!r}: set GATEWAY_API_KEY"
+            " to a secret of your own (e.g. the output of `openssl rand -hex 24`)"
+        )
     return tuple(dict.fromkeys(keys))
+
+
+def redis_url(env: EnvReader) -> str | None:
+    """REDIS_URL as redis-py takes it: a redis://, rediss:// or unix:// URL."""
+    url = env.text("REDIS_URL")
+    if url is None:
+        return None
+    try:
+        parts = urlsplit(url)
+        valid = parts.scheme == "unix" or (
+            parts.scheme in ("redis", "rediss") and bool(parts.hostname) and parts.port != 0
+        )
+    except ValueError:  # a port that is not a number
+        valid = False
+    if not valid:
+        env.bad("REDIS_URL", "a URL such as redis://localhost:6379/0")
+    return url
+
+
+def public_base_url(env: EnvReader) -> str | None:
+    """The absolute http(s) URL image links start with; a bare host would make them relative."""
+    url = (env.text("PUBLIC_BASE_URL") or "").rstrip("/")
+    if url:
+        check_url(env, "PUBLIC_BASE_URL", url)
+    return url or None
 
 
 def all_providers(env: EnvReader, file: ConfigFile) -> tuple[ProviderSpec, ...]:

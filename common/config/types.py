@@ -84,6 +84,9 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     job_lease: int = 30  # seconds before a dead worker's job runs elsewhere
     max_upload_bytes: int = 50 * 2**20  # an edit's whole body: its images and fields
     worker_concurrency: int = 500  # jobs one worker process runs at once (they mostly wait on I/O)
+    forwarded_allow_ips: str = "127.0.0.1"  # the proxies trusted when trust_proxy_headers is on
+    log_level: str = "info"
+    log_format: str | None = None  # "text" or "json"; None: text on a terminal, else json
 
     def find_model(self, name: str) -> tuple[ProviderSpec, ModelSpec] | None:
         for provider in self.providers:

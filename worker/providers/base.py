@@ -88,7 +88,8 @@ class Upstream(NamedTuple):
 
     def endpoint(self) -> str:
         """The URL to call: the provider's base URL with its kind's endpoint path, if it needs one."""
-        return endpoint_url(self.provider.base_url, KINDS[self.provider.kind].endpoint)
+        kind = KINDS[self.provider.kind]
+        return endpoint_url(self.provider.base_url, kind.endpoint, server_root=kind.server_root)
 
 
 class Adapter(Protocol):
@@ -101,12 +102,20 @@ class Adapter(Protocol):
     async def __call__(self, upstream: Upstream, request: UpstreamRequest) -> list[bytes]: ...
 
 
-def endpoint_url(base_url: str, path: str) -> str:
+def endpoint_url(base_url: str, path: str, *, server_root: bool = False) -> str:
     """`base_url` as given, unless it stops at an API root (no path, or `/v1`): then the kind's
     endpoint `path` (written from the root, e.g. `/v1/images/generations`) is appended, from
-    after its `/v1` when the base already ends there."""
+    after its `/v1` when the base already ends there. For a kind whose base is a server root,
+    `path` is appended unless the base already ends with it, or with its first segments
+    (`https://host/sd` → `https://host/sd/sdapi/v1/txt2img`)."""
     base = base_url.rstrip("/")
     base_path = urlsplit(base).path
+    if server_root:
+        segments = path.split("/")
+        for cut in range(len(segments), 1, -1):
+            if base_path.endswith(head := "/".join(segments[:cut])):
+                return base + path[len(head) :]
+        return base + path
     if not base_path:
         return base + path
     if base_path.endswith("/v1"):

@@ -224,7 +224,7 @@ def test_check_config_exits_non_zero_listing_every_problem():
     for problem in (
         "CF_ACCOUNT_ID and CF_API_TOKEN",
         "FLUX_GEN_API_KEY must be set",
-        "IMAGE_GEN_API_BASE_1, IMAGE_GEN_API_KEY_1 must be set",
+        "IMAGE_GEN_API_BASE_1 must be set",  # a chat gateway may need no key
     ):
         assert problem in result.stderr
 

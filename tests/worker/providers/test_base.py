@@ -73,3 +73,29 @@ def test_a_base_url_is_used_as_given_unless_it_stops_at_an_api_root(base, path, 
 def test_workers_ai_run_urls(base, key, url, token):
     spec = ProviderSpec(name="cf", kind="cloudflare", base_url=base, options={"account_id": "acc"})
     assert run_url(Upstream(None, spec, key), "@cf/m") == (url, token)
+
+
+@pytest.mark.parametrize(
+    ("base", "path", "url"),
+    [
+        ("https://host/sd", "/api/v1/generate_image", "https://host/sd/api/v1/generate_image"),
+        ("https://host/sd/", "/sdapi/v1/txt2img", "https://host/sd/sdapi/v1/txt2img"),
+        ("http://gpu:7860", "/sdapi/v1/txt2img", "http://gpu:7860/sdapi/v1/txt2img"),
+        ("https://host/sd/sdapi/v1", "/sdapi/v1/txt2img", "https://host/sd/sdapi/v1/txt2img"),
+        (
+            "https://host/sd/api/v1/generate_image",
+            "/api/v1/generate_image",
+            "https://host/sd/api/v1/generate_image",
+        ),
+    ],
+)
+def test_a_server_root_behind_a_path_prefix_gets_its_endpoint(base, path, url):
+    assert endpoint_url(base, path, server_root=True) == url
+
+
+@pytest.mark.parametrize(
+    ("kind", "path"), [("a1111", "/sd/sdapi/v1/txt2img"), ("exacg", "/sd/api/v1/generate_image")]
+)
+def test_server_root_kinds_keep_a_reverse_proxys_prefix(kind, path):
+    spec = ProviderSpec(name="p", kind=kind, base_url="https://host/sd")
+    assert Upstream(None, spec, None).endpoint() == "https://host" + path
