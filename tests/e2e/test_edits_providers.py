@@ -1,0 +1,109 @@
+"""`images.edit` through real processes to each kind's fake: the bytes the upstream made come
+back, and the upstream got the inputs on its own edit path."""
+
+import base64
+import io
+
+import httpx
+import pytest
+from PIL import Image
+
+from tests.fakes.a1111 import IMG2IMG, start_a1111
+from tests.fakes.chat_gateway import start_chat_gateway
+from tests.fakes.cloudflare import INPAINTING, start_cloudflare
+from tests.fakes.openai_edits import EDITS
+from tests.fakes.siliconflow import GENERATIONS, QWEN_EDIT_2509, start_siliconflow
+from tests.gateway import Gateway
+from worker.render.png import solid_png
+
+ACCOUNT = "acct-edits"
+
+
+def mask(width: int, height: int) -> bytes:
+    image = Image.new("RGBA", (width, height), (0, 0, 0, 255))
+    image.paste((0, 0, 0, 0), (0, 0, width // 2, height))
+    out = io.BytesIO()
+    image.save(out, "PNG")
+    return out.getvalue()
+
+
+@pytest.fixture(scope="module")
+def fakes(openai_upstream):
+    started = {
+        "sf": start_siliconflow(valid_keys=["sk-sf"]),
+        "chat": start_chat_gateway(valid_keys=["sk-chat"]),
+        "a1111": start_a1111(credentials="artist:pass"),
+        "cf": start_cloudflare(valid_keys=[f"{ACCOUNT}:cf-token"]),
+    }
+    yield {"openai": openai_upstream, **started}
+    for server, _ in started.values():
+        server.stop()
+
+
+@pytest.fixture(scope="module")
+def gateway(redis_server, fakes):
+    url = {name: server.url for name, (server, _) in fakes.items()}
+    groups = [
+        ("gpt-image-1", f"{url['openai']}/v1", "sk-upstream-good", "openai"),
+        ("flux-chat", f"{url['chat']}/v1", "sk-chat", "chat"),
+        ("sd", url["a1111"], "artist:pass", "a1111"),
+        (QWEN_EDIT_2509, f"{url['sf']}/v1", "sk-sf", "siliconflow"),
+    ]
+    env = {
+        "CF_ACCOUNT_ID": ACCOUNT,
+        "CF_API_TOKEN": "cf-token",
+        "CF_API_BASE": f"{url['cf']}/client/v4",
+        "CF_MODEL": INPAINTING,
+    }
+    for n, (model, base, key, kind) in enumerate(groups, start=1):
+        env |= {
+            f"IMAGE_GEN_MODEL_{n}": model,
+            f"IMAGE_GEN_API_BASE_{n}": base,
+            f"IMAGE_GEN_KIND_{n}": kind,
+        }
+        if key:
+            env[f"IMAGE_GEN_API_KEY_{n}"] = key
+    redis_server.flush()
+    with Gateway(redis_server.url, env).start() as gateway:
+        yield gateway
+
+
+# model → (its fake, the path the edit goes to, whether it takes a mask, how many images)
+CASES = {
+    "gpt-image-1": ("openai", EDITS, True, 2),
+    "sd": ("a1111", IMG2IMG, True, 1),
+    INPAINTING: ("cf", f"/client/v4/accounts/{ACCOUNT}/ai/run/{INPAINTING}", True, 1),
+    QWEN_EDIT_2509: ("sf", GENERATIONS, False, 3),
+    "flux-chat": ("chat", "/v1/chat/completions", False, 2),
+}
+
+
+@pytest.mark.parametrize("model", list(CASES))
+def test_sdk_edit_reaches_each_kinds_edit_path(gateway, fakes, model):
+    name, path, masks, count = CASES[model]
+    server, fake = fakes[name]
+    server.clear()
+    inputs = [solid_png(320, 320, (40 * i, 90, 200)) for i in range(count)]
+    files = [(f"in{i}.png", data, "image/png") for i, data in enumerate(inputs)]
+    extra = {"mask": ("mask.png", mask(320, 320), "image/png")} if masks else {}
+    answer = gateway.client().images.edit(
+        model=model,
+        image=files if count > 1 else files[0],
+        prompt="make it night",
+        response_format="b64_json",
+        **extra,
+    )
+    [item] = answer.data
+    made = base64.b64decode(item.b64_json)
+    assert made == fake.produced[-1]
+    [received] = server.requests_to(path, "POST")
+    for data in inputs:  # every input reached the upstream, as bytes or base64
+        assert data in received.body or base64.b64encode(data) in received.body
+
+
+def test_a_url_answer_serves_the_edited_bytes(gateway, fakes):
+    _, fake = fakes["a1111"]
+    answer = gateway.client().images.edit(
+        model="sd", image=("a.png", solid_png(64, 64, (1, 2, 3)), "image/png"), prompt="x"
+    )
+    assert httpx.get(answer.data[0].url).content == fake.produced[-1]
