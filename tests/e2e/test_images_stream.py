@@ -9,6 +9,7 @@ import pytest
 
 from tests.e2e.test_chat_completions import openai_env
 from tests.e2e.test_images_api import unique
+from tests.fakes.a1111 import PROGRESS, TXT2IMG, start_a1111
 from tests.fakes.openai_images import GENERATIONS
 from tests.gateway import Gateway
 from worker.upstream.sniff import sniff
@@ -97,3 +98,30 @@ def test_the_placeholder_streams_with_no_configuration(start_gateway):
     [done] = events
     image = sniff(base64.b64decode(done.b64_json))
     assert done.type == "image_generation.completed" and (image.width, image.height) == (256, 256)
+
+
+def test_a1111_live_previews_of_this_task_are_relayed_capped_at_partial_images(start_gateway):
+    server, fake = start_a1111(credentials="webui:secret")
+    with server:
+        env = {
+            "IMAGE_GEN_MODEL_1": "sdxl",
+            "IMAGE_GEN_API_BASE_1": server.url,
+            "IMAGE_GEN_KIND_1": "a1111",
+            "IMAGE_GEN_API_KEY_1": "webui:secret",
+        }
+        events = list(
+            start_gateway(env)
+            .client()
+            .images.generate(
+                model="sdxl", prompt="a lighthouse", size="512x512", stream=True, partial_images=2
+            )
+        )
+        [body] = server.json_bodies(TXT2IMG)
+        polled = {r.json["id_task"] for r in server.requests_to(PROGRESS)}
+    assert [e.type for e in events] == ["image_generation.partial_image"] * 2 + [
+        "image_generation.completed"
+    ]
+    assert [base64.b64decode(e.b64_json) for e in events[:2]] == fake.preview_images.produced[:2]
+    assert [e.partial_image_index for e in events[:2]] == [0, 1]
+    assert base64.b64decode(events[-1].b64_json) == fake.produced[-1]
+    assert polled == {body["force_task_id"]}  # this task's progress, not the server's

@@ -1,15 +1,21 @@
 """A fake AUTOMATIC1111 / Forge `/sdapi/v1/txt2img`, with optional `--api-auth` (HTTP Basic)."""
 
+import asyncio
 import base64
 import json
 from typing import Any
 
 from aiohttp import web
 
+from tests.fakes.payloads import ImageMaker
 from tests.fakes.scenarios import FakeUpstream, json_object
 from tests.fakes.server import FakeServer
 
 TXT2IMG = "/sdapi/v1/txt2img"
+PROGRESS = "/internal/progress"
+# With force_task_id, the fake renders in this many steps, a live preview after each.
+PREVIEW_STEPS = 3
+STEP_SECONDS = 0.4
 IMG2IMG = "/sdapi/v1/img2img"
 IMG2IMG_FIELDS = {
     "init_images",
@@ -38,6 +44,7 @@ FIELDS = {
     "override_settings_restore_afterwards",
     "send_images",
     "save_images",
+    "force_task_id",
 }
 SAMPLERS = ("Euler a", "Euler", "DPM++ 2M Karras")
 CHECKPOINTS = ("sd_xl_base_1.0", "dreamshaper_8")
@@ -60,12 +67,61 @@ class A1111Fake(FakeUpstream):
     def __init__(self, credentials: str | None = None, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.credentials = credentials
+        # force_task_id -> (live preview id, its data: URI or None, completed)
+        self.tasks: dict[str, tuple[int, str | None, bool]] = {}
+        self.preview_images = ImageMaker()
 
     def app(self) -> web.Application:
         app = web.Application(client_max_size=8 * 1024**2)
         app.router.add_post(TXT2IMG, self.txt2img)
         app.router.add_post(IMG2IMG, self.img2img)
+        app.router.add_post(PROGRESS, self.progress)
         return app
+
+    async def progress(self, request: web.Request) -> web.Response:
+        """modules/progress.py: the task's state and its newest live preview, unless the
+        caller already has it (`id_live_preview`)."""
+        if self.credentials and not self._authorised(request.headers.get("Authorization", "")):
+            return web.json_response({"detail": "Not authenticated"}, status=401)
+        body = await json_object(request) or {}
+        task = self.tasks.get(str(body.get("id_task")))
+        if task is None:
+            return web.json_response(
+                {
+                    "active": False,
+                    "queued": False,
+                    "completed": False,
+                    "progress": None,
+                    "eta": None,
+                    "live_preview": None,
+                    "id_live_preview": -1,
+                    "textinfo": "Waiting...",
+                }
+            )
+        preview_id, preview, completed = task
+        fresh = preview if preview_id != body.get("id_live_preview") else None
+        return web.json_response(
+            {
+                "active": not completed,
+                "queued": False,
+                "completed": completed,
+                "progress": 1.0 if completed else 0.5,
+                "eta": 1.0,
+                "live_preview": fresh,
+                "id_live_preview": preview_id,
+                "textinfo": None,
+            }
+        )
+
+    async def _render_steps(self, task_id: str) -> None:
+        """Sleep through the steps, a new live preview after each, as the UI's server does."""
+        self.tasks[task_id] = (-1, None, False)
+        for step in range(PREVIEW_STEPS):
+            await asyncio.sleep(STEP_SECONDS)
+            preview, _ = self.preview_images.make(64, 64)
+            uri = "data:image/png;base64," + base64.b64encode(preview).decode()
+            self.tasks[task_id] = (step, uri, False)
+        await asyncio.sleep(STEP_SECONDS)
 
     async def img2img(self, request: web.Request) -> web.Response:
         return await self.txt2img(request, IMG2IMG_FIELDS)
@@ -102,6 +158,10 @@ class A1111Fake(FakeUpstream):
         if checkpoint not in CHECKPOINTS:
             return exception(500, "RuntimeError", f"checkpoint {checkpoint} not found")
         await self.maybe_slow(body.get("prompt", ""))
+        if task_id := body.get("force_task_id"):
+            await self._render_steps(str(task_id))
+            preview_id, preview, _ = self.tasks[str(task_id)]
+            self.tasks[str(task_id)] = (preview_id, preview, True)
         return self._answer(body)
 
     def _answer(self, body: dict) -> web.Response:

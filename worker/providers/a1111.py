@@ -1,12 +1,15 @@
 """AUTOMATIC1111 / Forge / SD.Next (self-hosted): `POST {base}/sdapi/v1/txt2img`, base64 PNGs back."""
 
+import asyncio
 import base64
+import contextlib
+import secrets
 
 import httpx
 import msgspec
 from msgspec.structs import replace
 
-from worker.providers.base import Upstream, UpstreamRequest, bearer, edit_size
+from worker.providers.base import Report, Upstream, UpstreamRequest, bearer, edit_size
 from worker.render.mask import white_repaint
 from worker.upstream.http import (
     CallOptions,
@@ -17,12 +20,21 @@ from worker.upstream.http import (
     post_json,
 )
 
+PROGRESS_PATH = "/internal/progress"
+POLL_SECONDS = 0.5  # how often a streaming job asks for the task's live preview
+
 
 class _Answer(msgspec.Struct):
     images: list[str] = []
 
 
+class _Progress(msgspec.Struct):
+    live_preview: str | None = None
+    id_live_preview: int = -1
+
+
 _answer = msgspec.json.Decoder(_Answer).decode
+_progress = msgspec.json.Decoder(_Progress).decode
 
 
 def build_body(request: UpstreamRequest, options: dict) -> dict:
@@ -69,13 +81,50 @@ async def generate(upstream: Upstream, request: UpstreamRequest) -> list[bytes]:
     if request.images:
         url = url.removesuffix("/txt2img") + "/img2img" if url.endswith("/txt2img") else url
         body = img2img_body(request, upstream.provider.options)
-    _, answer = await post_json(upstream.client, url, body, **credentials(upstream.key))
+    report = upstream.report
+    if report is None or not report.previews or not request.model.previews:
+        _, answer = await post_json(upstream.client, url, body, **credentials(upstream.key))
+        return _images(answer, request.n)
+    # /sdapi/v1/progress is the whole server's: a task id of our own reads this job's alone.
+    body["force_task_id"] = f"task(imagegate-{secrets.token_hex(8)})"
+    root = url.partition("/sdapi/")[0]
+    watch = asyncio.ensure_future(_watch(upstream, root, body["force_task_id"], report))
+    try:
+        _, answer = await post_json(upstream.client, url, body, **credentials(upstream.key))
+    finally:
+        watch.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await watch
+    return _images(answer, request.n)
+
+
+async def _watch(upstream: Upstream, root: str, task_id: str, report: Report) -> None:
+    """Relay the task's live previews as they change, until cancelled. A failed poll is only
+    a preview missed (older servers have no per-task progress; the event log may be down):
+    the image itself never depends on it."""
+    seen = -1
+    while True:
+        await asyncio.sleep(POLL_SECONDS)
+        with contextlib.suppress(Exception):
+            _, raw = await post_json(
+                upstream.client,
+                root + PROGRESS_PATH,
+                {"id_task": task_id, "id_live_preview": seen},
+                **credentials(upstream.key),
+            )
+            progress = _progress(raw)
+            if progress.live_preview and progress.id_live_preview != seen:
+                seen = progress.id_live_preview
+                await report.preview(decode_base64(progress.live_preview))
+
+
+def _images(answer: bytes, n: int) -> list[bytes]:
     try:
         images = _answer(answer).images
     except msgspec.DecodeError:
         raise answer_failure(200, answer) from None
     if not images:
         raise UpstreamFailure(Reason.UNUSABLE, "the upstream answered without images")
-    if len(images) == request.n + 1:
+    if len(images) == n + 1:
         images = images[1:]  # the batch's grid comes first unless the server's return_grid is off
-    return [decode_base64(image) for image in images[: request.n]]
+    return [decode_base64(image) for image in images[:n]]

@@ -2,13 +2,16 @@
 
 from functools import partial
 
+import httpx
 import pytest
 from msgspec.structs import replace
 
 from common.schemas import ImageOptions
 from tests.fakes.adapter_calls import FakeUpstream, call, failure, image_request
 from tests.fakes.openai_images import GENERATIONS, start_openai_images
-from worker.upstream.http import Reason
+from worker.providers import ADAPTERS
+from worker.providers.base import Report, Upstream
+from worker.upstream.http import Reason, UpstreamFailure
 
 KEY = "sk-openai-good"
 
@@ -76,3 +79,41 @@ async def test_errors_map_to_failures(spec, key, prompt, reason, retry_after):
         spec, image_request("openai", "flux-dev", prompt, width=512, height=512), key
     )
     assert (found.reason, found.retry_after) == (reason, retry_after)
+
+
+class Collected:
+    def __init__(self) -> None:
+        self.previews: list[tuple[bytes, int]] = []
+
+    async def __call__(self, data: bytes, image: int) -> None:
+        self.previews.append((data, image))
+
+
+async def stream_call(spec, prompt: str, n: int = 1):
+    collected = Collected()
+    report = Report(2, collected)
+    request = replace(image_request("openai", "gpt-image-1", prompt, n=n), options=ImageOptions())
+    async with httpx.AsyncClient(timeout=10) as client:
+        images = await ADAPTERS["openai"](Upstream(client, spec, KEY, report), request)
+    return images, collected.previews, report
+
+
+async def test_gpt_image_streams_its_previews_to_the_report_then_its_images(spec, upstream):
+    server, fake = upstream
+    images, previews, report = await stream_call(spec, "a swan", n=2)
+    assert images == fake.produced[-2:]
+    assert previews == [
+        (fake.previews[-4], 0),
+        (fake.previews[-3], 0),
+        (fake.previews[-2], 1),
+        (fake.previews[-1], 1),
+    ]
+    assert report.usage.output_tokens == 2 * 1056 and report.quality == "medium"
+    [body] = server.json_bodies(GENERATIONS)
+    assert (body["stream"], body["partial_images"]) == (True, 2)
+
+
+async def test_an_error_event_mid_stream_is_a_failure_another_key_may_fix(spec):
+    with pytest.raises(UpstreamFailure) as raised:
+        await stream_call(spec, "a swan __midstream_error__")
+    assert raised.value.reason is Reason.UNAVAILABLE
