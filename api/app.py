@@ -12,6 +12,7 @@ from litestar.datastructures import State
 from litestar.di import Provide
 from litestar.openapi import OpenAPIConfig
 
+from api.auth import WrongKeyThrottle
 from api.bounded import BoundedRequest
 from api.errors import EXCEPTION_HANDLERS
 from api.jobs.uploads import MAX_JSON_BODY
@@ -87,7 +88,13 @@ def create_app(settings: Settings, redis: ArqRedis | None = None) -> Litestar:
             static_files(),
         ],
         lifespan=[_resources(settings, redis)],
-        state=State({"settings": settings, "api_metrics": api_metrics}),
+        state=State(
+            {
+                "settings": settings,
+                "api_metrics": api_metrics,
+                "auth_throttle": WrongKeyThrottle(settings.auth_failures_per_minute),
+            }
+        ),
         dependencies={
             name: _provide(name)
             for name in ("settings", "redis", "gateway", "images", "api_metrics")

@@ -1,12 +1,17 @@
 """Bearer auth for the generation routes: constant-time comparison against every gateway key."""
 
 import hmac
+import math
+import time
 
 from litestar.connection import ASGIConnection
 from litestar.handlers import BaseRouteHandler
+from redis.asyncio import Redis
+from redis.exceptions import RedisError
 
 from common.config.types import Settings
-from common.errors import AuthenticationFailed
+from common.errors import AuthenticationFailed, RateLimited
+from common.store import keys
 from common.store.keys import digest
 
 NO_KEY_CONFIGURED = (
@@ -18,6 +23,51 @@ NO_KEY_CONFIGURED = (
 def bearer_token(connection: ASGIConnection) -> str | None:
     scheme, _, token = connection.headers.get("authorization", "").partition(" ")
     return token.strip() or None if scheme.lower() == "bearer" else None
+
+
+class WrongKeyThrottle:
+    """Wrong keys per client address and minute (AUTH_FAILURES_PER_MINUTE), counted in Redis so
+    every api process shares them; past the limit the address gets 429 until its minute ends,
+    whatever key it sends, so guessing is no faster with the right one. Addresses are
+    remembered here too: a throttled client costs no Redis round trip."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self._blocked: dict[str, float] = {}  # address → when its minute ends
+
+    def check(self, address: str) -> None:
+        until = self._blocked.get(address)
+        if until is not None:
+            if until > time.time():
+                raise self._refusal(until)
+            del self._blocked[address]
+
+    async def failed(self, redis: Redis, address: str) -> None:
+        """Count a wrong key; raise 429 once the address passed its limit."""
+        if not self.limit:
+            return
+        key = keys.auth_failures(address)
+        try:
+            async with redis.pipeline(transaction=True) as pipe:
+                pipe.set(key, 0, ex=60, nx=True)
+                pipe.incr(key)
+                pipe.ttl(key)
+                _, count, ttl = await pipe.execute()
+        except (RedisError, OSError):
+            return  # the 401 stands; Redis's outage is answered by the routes that need it
+        if count > self.limit:
+            if len(self._blocked) > 10_000:
+                now = time.time()
+                self._blocked = {a: u for a, u in self._blocked.items() if u > now}
+            until = time.time() + max(ttl, 1)
+            self._blocked[address] = until
+            raise self._refusal(until)
+
+    def _refusal(self, until: float) -> RateLimited:
+        return RateLimited(
+            f"more than {self.limit} wrong API keys a minute from this address; wait and retry",
+            retry_after=max(1, math.ceil(until - time.time())),
+        )
 
 
 def key_matches(settings: Settings, token: str) -> bool:
@@ -44,12 +94,16 @@ async def require_gateway_key(connection: ASGIConnection, _: BaseRouteHandler) -
         return
     if not settings.gateway_keys:
         raise AuthenticationFailed(NO_KEY_CONFIGURED, code="missing_api_key")
+    throttle: WrongKeyThrottle = connection.app.state.auth_throttle
+    address = connection.client.host if connection.client else "unknown"
+    throttle.check(address)
     token = bearer_token(connection)
     if token is None:
         raise AuthenticationFailed(
             "send your gateway key as `Authorization: Bearer <key>`", code="missing_api_key"
         )
     if not key_matches(settings, token):
+        await throttle.failed(connection.app.state.redis, address)
         raise AuthenticationFailed(
             "the API key is not valid for this gateway", code="invalid_api_key"
         )

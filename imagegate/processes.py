@@ -20,6 +20,7 @@ from common.config.types import Settings
 from common.store import keys
 from common.store.redis import DEFAULT_URL, connect
 from imagegate.embedded import private_redis
+from imagegate.http_protocol import bounded_protocol
 from worker.settings import create_worker
 
 DRAIN_SECONDS = 30
@@ -87,7 +88,9 @@ def _server(app, settings: Settings) -> uvicorn.Server:
         proxy_headers=settings.trust_proxy_headers,
         forwarded_allow_ips=settings.forwarded_allow_ips,
         loop="uvloop",
-        http="httptools",
+        http=bounded_protocol(
+            settings.header_timeout
+        ),  # httptools, with header size and time bounded
         log_config=None,
         access_log=False,
         timeout_graceful_shutdown=10,

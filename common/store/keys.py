@@ -50,6 +50,11 @@ def rate_log(caller: str) -> str:
     return f"{PREFIX}rate:{caller}"
 
 
+def auth_failures(address: str) -> str:
+    """Wrong gateway keys from one client address (by hash) in the current minute."""
+    return f"{PREFIX}auth-failures:{digest(address)}"
+
+
 def idempotency(caller: str, key_hash: str) -> str:
     """The job an Idempotency-Key (by hash) of one gateway key (by hash) started."""
     return f"{PREFIX}idempotency:{caller}:{key_hash}"

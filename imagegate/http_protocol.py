@@ -1,0 +1,111 @@
+"""uvicorn's httptools protocol with the limits it lacks: request headers of at most 16 KB
+(431 past it) and a deadline for reading them, so huge or slow headers cost nothing.
+
+httptools keeps a header value it has not finished in memory whatever its size, and uvicorn
+starts no timer before a request's first bytes: a 100 MB Authorization header was parsed in
+full, and a client sending one byte a second held its connection forever. The bytes are
+counted here before the parser sees them.
+"""
+
+import asyncio
+import json
+
+from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+
+MAX_HEADER_BYTES = 16 * 1024
+_END = b"\r\n\r\n"
+
+
+def _answer(status: int, reason: str, message: str, code: str) -> bytes:
+    body = json.dumps(
+        {
+            "error": {
+                "message": message,
+                "type": "invalid_request_error",
+                "param": None,
+                "code": code,
+            }
+        }
+    ).encode()
+    head = (
+        f"HTTP/1.1 {status} {reason}\r\ncontent-type: application/json\r\n"
+        f"content-length: {len(body)}\r\nconnection: close\r\n\r\n"
+    )
+    return head.encode() + body
+
+
+TOO_LARGE = _answer(
+    431,
+    "Request Header Fields Too Large",
+    f"the request headers are larger than {MAX_HEADER_BYTES // 1024} KB",
+    "request_header_fields_too_large",
+)
+TOO_SLOW = _answer(
+    408, "Request Timeout", "the request headers did not arrive in time", "request_timeout"
+)
+
+
+def bounded_protocol(header_timeout: float) -> type[asyncio.Protocol]:
+    """The protocol class uvicorn's `http=` takes, with the headers read within `header_timeout`."""
+
+    class BoundedHttpTools(_BoundedHttpTools):
+        HEADER_TIMEOUT = header_timeout
+
+    return BoundedHttpTools
+
+
+class _BoundedHttpTools(HttpToolsProtocol):
+    HEADER_TIMEOUT = 10.0
+
+    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+        super().connection_made(transport)
+        self._header_timer: asyncio.TimerHandle | None = None
+        self._expect_headers()
+
+    def _expect_headers(self) -> None:
+        self._reading_headers = True
+        self._header_bytes = 0
+        self._tail = b""  # the end of the last piece: the blank line may straddle two
+        if self._header_timer is None:
+            self._header_timer = self.loop.call_later(self.HEADER_TIMEOUT, self._too_slow)
+
+    def _headers_done(self) -> None:
+        self._reading_headers = False
+        if self._header_timer is not None:
+            self._header_timer.cancel()
+            self._header_timer = None
+
+    def data_received(self, data: bytes) -> None:
+        if self._reading_headers:
+            seen = self._tail + data
+            end = seen.find(_END)
+            self._header_bytes += len(data) if end < 0 else end + len(_END) - len(self._tail)
+            if self._header_bytes > MAX_HEADER_BYTES:
+                self._refuse(TOO_LARGE)
+                return
+            self._tail = seen[-3:]
+        super().data_received(data)
+
+    def on_message_begin(self) -> None:
+        super().on_message_begin()
+        if not self._reading_headers:  # the next request on a kept-alive connection
+            self._expect_headers()
+
+    def on_headers_complete(self) -> None:
+        self._headers_done()
+        super().on_headers_complete()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._headers_done()
+        super().connection_lost(exc)
+
+    def _too_slow(self) -> None:
+        self._header_timer = None
+        if self._reading_headers:
+            self._refuse(TOO_SLOW)
+
+    def _refuse(self, answer: bytes) -> None:
+        self._headers_done()
+        if not self.transport.is_closing():
+            self.transport.write(answer)
+            self.transport.close()
