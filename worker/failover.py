@@ -228,7 +228,7 @@ class Failover:
             await pipe.execute()
 
     async def _bench(self, ring: Keys, index: int, failure: UpstreamFailure) -> None:
-        seconds = BENCH_SECONDS.get(failure.reason)
+        seconds: float | None = BENCH_SECONDS.get(failure.reason)
         if seconds is not None:
             if failure.reason is Reason.RATE and failure.retry_after:
                 seconds = failure.retry_after

@@ -23,7 +23,7 @@ from common.errors import ImagegateError
 from common.schemas import Failed
 from common.store import keys
 from common.store.arq_compat import bookkeeping_keys, lease_key
-from common.store.redis import subscription, wait_until_reachable
+from common.store.redis import reply, subscription, wait_until_reachable
 from worker.pickup import pick_up_due
 
 log = logging.getLogger("imagegate.worker")
@@ -148,7 +148,7 @@ class ImageWorker(Worker):
                 pipe.zadd(keys.WORKERS, {self.worker_id: now})
                 pipe.zremrangebyscore(keys.WORKERS, 0, now - 60)
                 # What the api subtracts from the queue to count jobs waiting to start.
-                pipe.hset(keys.WORKER_LOAD, self.worker_id, len(self.tasks))
+                pipe.hset(keys.WORKER_LOAD, self.worker_id, str(len(self.tasks)))
                 await pipe.execute()
             self._last_beat = now
         if now - self._last_renewal >= self.lease_seconds / 3:
@@ -191,7 +191,7 @@ class ImageWorker(Worker):
         with contextlib.suppress(RedisError, OSError):
             if self._pool is not None:
                 await self.pool.zrem(keys.WORKERS, self.worker_id)
-                await self.pool.hdel(keys.WORKER_LOAD, self.worker_id)
+                await reply(self.pool.hdel(keys.WORKER_LOAD, self.worker_id))
         try:
             await super().close()
         except (RedisError, OSError):  # stopped while Redis is down: arq's close gave up early

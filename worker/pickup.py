@@ -7,6 +7,7 @@ from typing import NamedTuple
 from arq.connections import ArqRedis
 
 from common.store.arq_compat import LEASE_PREFIX, now_ms
+from common.store.redis import run_script
 
 # KEYS: the queue. ARGV: now (ms), lease (ms), arq's in-progress key prefix, free slots, how
 # many queue entries to look at. A job is picked by setting its in-progress key (its lease);
@@ -36,10 +37,10 @@ class PickedUp(NamedTuple):
 async def pick_up_due(
     redis: ArqRedis, queue: str, free: int, lease_seconds: int, look_at: int
 ) -> PickedUp:
-    flat, saturated = await redis.eval(
+    flat, saturated = await run_script(
+        redis,
         _CLAIM,
-        1,
-        queue,
+        [queue],
         now_ms(),
         lease_seconds * 1000,
         LEASE_PREFIX,

@@ -13,6 +13,7 @@ from common.errors import RateLimited, ServiceUnavailable
 from common.schemas import GenerateJob, encode
 from common.store import keys
 from common.store.arq_compat import job_key, job_record, now_ms
+from common.store.redis import run_script
 
 QUEUE_RETRY_AFTER = 10
 NO_WORKERS_RETRY_AFTER = 5
@@ -72,14 +73,16 @@ class Admission:
             )
         score = now_ms()
         record = job_record("generate", (encode(job),), score)
-        verdict = await self._redis.eval(
+        verdict = await run_script(
+            self._redis,
             _ADMIT,
-            5,
-            keys.rate_log(caller),
-            self._redis.default_queue_name,
-            keys.WORKERS,
-            keys.WORKER_LOAD,
-            job_key(job.id),
+            [
+                keys.rate_log(caller),
+                self._redis.default_queue_name,
+                keys.WORKERS,
+                keys.WORKER_LOAD,
+                job_key(job.id),
+            ],
             now,
             self._settings.rate_limit_per_minute,
             f"{now}:{secrets.token_hex(4)}",

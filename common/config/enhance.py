@@ -61,7 +61,8 @@ def multi_vendor(env: EnvReader) -> EnhanceSpec | None:
             "OPENAI_MODEL and OPENAI_MODEL_REASONING are both set: set one (plain or reasoning enhancement)"
         )
         return None
-    if not (plain or reasoning):
+    model = plain or reasoning
+    if not model:
         return None
     keys = env.items("OPENAI_API_KEY")
     if not keys and not env.has("OPENAI_API_BASE"):
@@ -74,7 +75,7 @@ def multi_vendor(env: EnvReader) -> EnhanceSpec | None:
         mode="reasoning" if reasoning else "plain",
         base_url=base,
         keys=keys,
-        model=plain or reasoning,
+        model=model,
     )
 
 

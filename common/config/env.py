@@ -2,6 +2,7 @@
 
 import difflib
 from collections.abc import Mapping
+from typing import overload
 from urllib.parse import urlsplit
 
 _TRUE = {"1", "true", "yes", "on"}
@@ -55,6 +56,12 @@ class EnvReader:
             self.bad(name, "one of " + ", ".join(choices))
             return default
         return value
+
+    @overload
+    def text(self, name: str, default: str) -> str: ...
+
+    @overload
+    def text(self, name: str, default: None = None) -> str | None: ...
 
     def text(self, name: str, default: str | None = None) -> str | None:
         self.names_asked.add(name)

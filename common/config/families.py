@@ -61,7 +61,7 @@ def image_gen(env: EnvReader) -> list[ProviderSpec]:
             ("API_KEY", keys or not KINDS[kind].needs_keys),
         )
         missing = [f"IMAGE_GEN_{f}_{n}" for f, v in needed if not v]
-        if missing:
+        if missing or not (model and base):
             env.problem(f"{', '.join(missing)} must be set too: group {n} is half-filled")
             continue
         check_url(env, f"IMAGE_GEN_API_BASE_{n}", base)
@@ -104,7 +104,9 @@ def zimage(env: EnvReader) -> list[ProviderSpec]:
         return []
     base = env.text("SD_API_BASE", KINDS["exacg"].base_url)
     check_url(env, "SD_API_BASE", base)
-    options = {"model_index": env.integer("SD_MODEL_INDEX", ZIMAGE_INDEX, low=0)}
+    options: dict[str, str | int | float | bool] = {
+        "model_index": env.integer("SD_MODEL_INDEX", ZIMAGE_INDEX, low=0)
+    }
     models = (model_spec("exacg", "Z-Image", "Z-Image"),)
     return [
         ProviderSpec(
@@ -141,7 +143,7 @@ def workers_ai(env: EnvReader) -> list[ProviderSpec]:
         if single
         else tuple(f"{account}:{token}" for account, token in zip(accounts, tokens, strict=False))
     )
-    options = {"account_id": accounts[0]} if single else {}
+    options: dict[str, str | int | float | bool] = {"account_id": accounts[0]} if single else {}
     return [
         ProviderSpec(
             name="cloudflare",

@@ -50,8 +50,8 @@ def plan_size(
     """`ratio` is the user's (its loss is noted when the model decides); `suggested` the LLM's."""
     if model.decides_size:
         asked = f"{width}x{height}" if width and height else ratio
-        notes = (f"{model.name} chooses its own size: {asked} was not honoured",) if asked else ()
-        return SizePlan(None, None, None, notes)
+        lost = (f"{model.name} chooses its own size: {asked} was not honoured",) if asked else ()
+        return SizePlan(None, None, None, lost)
     notes: tuple[str, ...] = ()
     if width and height:
         target, label = (width, height), None

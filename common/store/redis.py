@@ -5,7 +5,8 @@ import asyncio
 import contextlib
 import logging
 import socket
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from typing import Any, TypeVar, cast
 
 import msgspec
 from arq.connections import ArqRedis
@@ -14,6 +15,9 @@ from redis.asyncio.client import PubSub
 from redis.exceptions import RedisError
 
 log = logging.getLogger("imagegate.redis")
+
+T = TypeVar("T")
+Scalar = str | bytes | int | float
 
 # arq's job records, on both sides of the queue.
 job_serializer = msgspec.msgpack.encode
@@ -55,6 +59,19 @@ def connect(
         timeout=COMMAND_TIMEOUT,  # the longest a request waits for a free connection
     )
     return arq_client(pool)
+
+
+def reply(value: Awaitable[T] | T) -> Awaitable[T]:
+    """A command's reply to await: redis-py types every asyncio command `Awaitable[T] | T`
+    (one class serves its sync and async clients); on an asyncio client it is the awaitable."""
+    return cast(Awaitable[T], value)
+
+
+async def run_script(redis: Redis, script: str, keys: Sequence[str], *args: Scalar) -> Any:
+    """EVAL `script` over `keys` with `args`: redis-py's stubs want every argument a str,
+    Redis takes numbers and bytes too."""
+    evaluate = cast(Callable[..., Awaitable[Any]], redis.eval)
+    return await evaluate(script, len(keys), *keys, *args)
 
 
 @contextlib.asynccontextmanager

@@ -55,11 +55,11 @@ def run_url(upstream: Upstream, model: str) -> tuple[str, str | None]:
     that already ends in `/ai/run` is used as given, with the model appended."""
     account, separator, token = (upstream.key or "").partition(":")
     if not separator:
-        account, token = str(upstream.provider.options.get("account_id", "")), upstream.key
+        account, token = str(upstream.provider.options.get("account_id", "")), upstream.key or ""
     base = upstream.provider.base_url.rstrip("/")
     if not base.endswith("/ai/run"):
         base += KINDS["cloudflare"].endpoint.format(account=account)
-    return f"{base}/{model}", token
+    return f"{base}/{model}", token or None
 
 
 def build_body(request: UpstreamRequest) -> dict:

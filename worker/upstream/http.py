@@ -228,7 +228,7 @@ def answer_failure(
             return UpstreamFailure(Reason.BLOCKED, message, status=status)
         return classify(status, message, headers=headers)
     message, code = error_details(body)
-    if meaning and code in meaning:
+    if meaning and code is not None and code in meaning:
         status = meaning[code]
     return classify(
         status, message or f"the upstream answered HTTP {status}", code=code, headers=headers
