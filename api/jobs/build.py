@@ -38,10 +38,11 @@ def chat_images(data: ChatCompletionRequest) -> list[Upload]:
     index = next(
         (i for i in reversed(range(len(data.messages))) if data.messages[i].role == "user"), None
     )
-    if index is None or isinstance(data.messages[index].content, str):
+    content = data.messages[index].content if index is not None else None
+    if not isinstance(content, list):
         return []
     images = []
-    for position, part in enumerate(data.messages[index].content or ()):
+    for position, part in enumerate(content):
         if part.type != "image_url":
             continue
         param = f"messages[{index}].content[{position}].image_url"

@@ -11,6 +11,7 @@ import base64
 import binascii
 import io
 import re
+from collections.abc import Awaitable, Callable
 from urllib.parse import urljoin, urlsplit
 
 import httpx
@@ -31,13 +32,24 @@ _FORMATS = ("PNG", "JPEG", "WEBP")
 _OWN_IMAGE = re.compile(r"^/image/([0-9a-f]{32})(\.[a-z]{3,4})?$")
 
 
+# Whether a URL's host and port may be fetched (the seam tests use to allow their local fake).
+HostCheck = Callable[[str, int], Awaitable[bool]]
+
+
 class Inputs:
     """Loads the images of one request: `base_url` is this gateway's own, as the client sees it."""
 
-    def __init__(self, client: httpx.AsyncClient, images: ImageStore, base_url: str) -> None:
+    def __init__(
+        self,
+        client: httpx.AsyncClient,
+        images: ImageStore,
+        base_url: str,
+        allowed: HostCheck = resolves_public,
+    ) -> None:
         self._client = client
         self._images = images
         self._base_url = base_url
+        self._allowed = allowed
 
     async def load_edit(
         self, model: ModelSpec, images: list[Upload], mask: Upload | None
@@ -99,7 +111,7 @@ class Inputs:
 
     async def _follow(self, url: str, param: str) -> bytes:
         for _ in range(MAX_REDIRECTS + 1):
-            await _check_target(url, param)
+            await _check_target(url, param, self._allowed)
             async with self._client.stream("GET", url, follow_redirects=False) as response:
                 if response.is_redirect and "location" in response.headers:
                     url = urljoin(url, response.headers["location"])
@@ -146,7 +158,8 @@ def image_size(param: str, data: bytes, formats: tuple[str, ...] = _FORMATS) -> 
     """The pixel size of `data`, an image of one of `formats` by its magic bytes, within limits."""
     if len(data) > MAX_IMAGE_BYTES:
         raise InvalidRequest(f"{param} is larger than 20 MB", param=param)
-    names = " or ".join(formats).replace("JPEG or", "JPEG,")
+    labels = [{"WEBP": "WebP"}.get(name, name) for name in formats]
+    names = f"{', '.join(labels[:-1])} or {labels[-1]}" if len(labels) > 1 else labels[0]
     try:
         with Image.open(io.BytesIO(data), formats=formats) as image:
             width, height = image.size
@@ -171,7 +184,7 @@ def _data_uri(url: str, param: str) -> bytes:
         raise InvalidRequest(f"{param}: the data: URI is not valid base64", param=param) from None
 
 
-async def _check_target(url: str, param: str) -> None:
+async def _check_target(url: str, param: str, allowed: HostCheck) -> None:
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise InvalidRequest(
@@ -179,7 +192,7 @@ async def _check_target(url: str, param: str) -> None:
             param=param,
         )
     port = parts.port or (443 if parts.scheme == "https" else 80)
-    if not await resolves_public(parts.hostname, port):
+    if not await allowed(parts.hostname, port):
         raise InvalidRequest(
             f"{param}: the image URL does not resolve to a public address; refused", param=param
         )
