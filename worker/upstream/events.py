@@ -4,17 +4,8 @@ import contextlib
 from collections.abc import AsyncIterator
 
 import httpx
-import msgspec
 
-from worker.upstream.http import (
-    MAX_BODY,
-    BodyTooLarge,
-    answer_failure,
-    read_capped,
-    transport_errors,
-)
-
-_encode = msgspec.json.Encoder().encode
+from worker.upstream.http import MAX_BODY, BodyTooLarge, open_json, read_capped
 
 
 @contextlib.asynccontextmanager
@@ -24,16 +15,12 @@ async def post_for_events(
     """POST `body` as JSON; yield an iterator over the data of each event of the 200 answer
     (a server that answers plain JSON instead gives its whole body as one event), or raise the
     failure any other status means. Transport errors while reading are failures too."""
-    headers = {**headers, "Content-Type": "application/json", "Accept": "text/event-stream"}
-    with transport_errors():
-        async with client.stream("POST", url, content=_encode(body), headers=headers) as response:
-            if response.status_code != 200:
-                content = await read_capped(response)
-                raise answer_failure(response.status_code, content, response.headers)
-            if "text/event-stream" in response.headers.get("content-type", ""):
-                yield event_data(response.aiter_bytes())
-            else:
-                yield _once(await read_capped(response))
+    headers = {**headers, "Accept": "text/event-stream"}
+    async with open_json(client, url, body, headers=headers) as response:
+        if "text/event-stream" in response.headers.get("content-type", ""):
+            yield event_data(response.aiter_bytes())
+        else:
+            yield _once(await read_capped(response))
 
 
 async def _once(body: bytes) -> AsyncIterator[bytes]:
