@@ -97,7 +97,7 @@ async def _finish(
     bookkeeping: one transaction, one round trip, so a result is never announced without its
     images, nor kept without them. This write is the job's commit point."""
     event = outcome.event
-    label = "completed" if isinstance(event, Completed) else event.error.code or "failed"
+    label = (event.error.code or "failed") if isinstance(event, Failed) else "completed"
     found = services.settings.find_model(job.model)
     provider = found[0].name if found else "unknown"
     async with services.redis.pipeline(transaction=True) as pipe:
@@ -312,13 +312,15 @@ async def _upstream_images(
         ),
         return_exceptions=True,  # every call ends before the job does: none outlives a failed job
     )
+    images: Images = []
     for batch in batches:
         if isinstance(batch, BaseException):
             raise batch
+        images.extend(batch)
     total = Report()
     for *_, report in calls:
         total.made(usage=report.usage, quality=report.quality, background=report.background)
-    return [image for batch in batches for image in batch][: job.n], total
+    return images[: job.n], total
 
 
 def _split(n: int, batch: int) -> list[tuple[int, int]]:

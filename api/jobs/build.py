@@ -79,7 +79,7 @@ def explicit_size(options: GenerationOptions) -> tuple[int | None, int | None]:
         raise InvalidRequest(
             "width and height go together: give both or neither", param=param, code="missing_field"
         )
-    if options.width is not None:
+    if options.width is not None and options.height is not None:
         check_size(options.width, options.height, "width")
         return options.width, options.height
     if options.size and options.size != "auto":
