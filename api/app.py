@@ -24,6 +24,7 @@ from api.routes.health import health
 from api.routes.home import static_files, welcome
 from api.routes.image_files import serve_image
 from api.routes.images import images_generations
+from api.routes.jobs import cancel_job, get_job, job_events, list_jobs
 from api.routes.metrics import metrics_page
 from api.routes.models import get_model, list_models
 from common.config.types import Settings
@@ -79,6 +80,10 @@ def create_app(settings: Settings, redis: ArqRedis | None = None) -> Litestar:
             chat_completions,
             images_generations,
             images_edits,
+            get_job,
+            list_jobs,
+            cancel_job,
+            job_events,
             list_models,
             get_model,
             health,
@@ -103,7 +108,7 @@ def create_app(settings: Settings, redis: ArqRedis | None = None) -> Litestar:
         cors_config=CORSConfig(
             allow_origins=list(settings.cors_origins),
             allow_methods=["GET", "POST", "OPTIONS"],
-            allow_headers=["Authorization", "Content-Type", "Idempotency-Key"],
+            allow_headers=["Authorization", "Content-Type", "Idempotency-Key", "Prefer"],
         ),
         request_max_body_size=MAX_JSON_BODY,
         request_class=BoundedRequest,

@@ -4,6 +4,7 @@ import re
 
 from litestar import Request
 
+from common.answers import image_url  # noqa: F401 (absolute image URLs, shared with the worker)
 from common.config.types import Settings
 
 _HOST = re.compile(r"^[A-Za-z0-9.\-]+(:\d{1,5})?$|^\[[0-9A-Fa-f:.]+\](:\d{1,5})?$")
@@ -21,10 +22,6 @@ def public_base_url(request: Request, settings: Settings) -> str:
     if not _HOST.match(host):  # a forged Host must not smuggle text into our Markdown
         host = f"{settings.host}:{settings.port}"
     return f"{scheme}://{host}"
-
-
-def image_url(base_url: str, image_id: str, extension: str) -> str:
-    return f"{base_url}/image/{image_id}.{extension}"
 
 
 def _first(value: str | None) -> str | None:

@@ -5,6 +5,7 @@ ImagegateError            any failure we report to a client; carries status, typ
 │   └── ContentRejected 400: an upstream refused the prompt (safety, policy); never retried
 ├── AuthenticationFailed 401: no or wrong gateway key
 ├── NotFound            404: unknown model, route or image
+├── JobFinished         409: cancelling a job that already ended (or that was cancelled)
 ├── RequestTooLarge     413: an upload past MAX_UPLOAD_BYTES
 ├── IdempotencyKeyReused 422: same Idempotency-Key, different body
 ├── RateLimited         429: our limit, or every upstream key rate limited
@@ -106,6 +107,12 @@ class RequestTooLarge(ImagegateError):
     status = 413
     type = "invalid_request_error"
     default_code = "request_too_large"
+
+
+class JobFinished(ImagegateError):
+    status = 409
+    type = "invalid_request_error"
+    default_code = "job_finished"
 
 
 class IdempotencyKeyReused(ImagegateError):

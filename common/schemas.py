@@ -38,6 +38,14 @@ class ImageOptions(msgspec.Struct, kw_only=True, frozen=True):
     user: User | None = None
 
 
+class AnswerSpec(msgspec.Struct, frozen=True, kw_only=True):
+    """What a route needs besides the JobResult to build its answer, carried by the job."""
+
+    route: str  # "chat", "images" or "edits"
+    base_url: str  # of the request, for absolute image URLs
+    response_format: str | None = None  # the Images API's
+
+
 class GenerateJob(msgspec.Struct, kw_only=True, frozen=True):
     id: str
     request_id: str
@@ -61,6 +69,10 @@ class GenerateJob(msgspec.Struct, kw_only=True, frozen=True):
     images: tuple[bytes, ...] = ()
     mask: bytes | None = None
     input_fidelity: str | None = None
+
+    # A job with a record (common/store/jobs.py): polled, cancellable, maybe called back; the
+    # worker stores the route's answer built from this.
+    answer: AnswerSpec | None = None
 
     def __repr__(self) -> str:  # a logged job never carries its input images
         return f"GenerateJob(id={self.id!r}, model={self.model!r}, images={len(self.images)})"

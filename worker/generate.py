@@ -34,6 +34,8 @@ from common.schemas import (
 )
 from common.store import keys, metrics
 from common.store.idempotency import release
+from common.store.jobs import JobMeta
+from worker import background
 from worker.enhance.llm import Enhancement, enhance_prompt
 from worker.failover import Images, Notify
 from worker.previews import PreviewRelay
@@ -63,13 +65,21 @@ async def generate(ctx: dict, payload: bytes) -> None:
     started = time.perf_counter()
     settle = Settlement(ctx.get("settle"), ctx.get("settled"))
     try:
-        # Only a rerun (a worker died mid-job) can find a result already kept.
-        previous = await _previous_result(services, job.id) if ctx.get("job_try") != 1 else None
-        outcome = Outcome(previous, store_result=False) if previous else await _run(services, job)
-        try:
-            await _finish(services, job, outcome, time.perf_counter() - started, settle)
-        except (RedisError, OSError) as exc:
-            await _store_failed(services, job, exc, settle)
+        with background.watch(ctx, job.id) as cancelled:
+            tracked = None
+            if job.answer is not None:
+                run, tracked = await background.begin(services, job)
+                if not run:  # cancelled while queued: the upstream never hears of it
+                    return await _drop(services, job, settle)
+            outcome = await _outcome(services, job, ctx, cancelled)
+            if outcome is None:  # cancelled while running
+                return await _drop(services, job, settle)
+            try:
+                await _finish(
+                    services, job, outcome, time.perf_counter() - started, settle, tracked
+                )
+            except (RedisError, OSError) as exc:
+                await _store_failed(services, job, exc, settle, tracked)
     finally:
         request_id.reset(token)
 
@@ -90,8 +100,32 @@ class Settlement(NamedTuple):
             self.done(job_id)
 
 
+async def _outcome(
+    services: Services, job: GenerateJob, ctx: dict, cancelled: asyncio.Event
+) -> Outcome | None:
+    # Only a rerun (a worker died mid-job) can find a result already kept.
+    previous = await _previous_result(services, job.id) if ctx.get("job_try") != 1 else None
+    if previous:
+        return Outcome(previous, store_result=False)
+    return await background.unless_cancelled(_run(services, job), cancelled)
+
+
+async def _drop(services: Services, job: GenerateJob, settle: Settlement) -> None:
+    """A cancelled job: its end was written by the cancel; only arq's bookkeeping is left."""
+    log.info("job cancelled", extra={"job_id": job.id, "model": job.model})
+    async with services.redis.pipeline(transaction=True) as pipe:
+        settle.into(pipe, job.id)
+        await pipe.execute()
+    settle.ran(job.id)
+
+
 async def _finish(
-    services: Services, job: GenerateJob, outcome: Outcome, seconds: float, settle: Settlement
+    services: Services,
+    job: GenerateJob,
+    outcome: Outcome,
+    seconds: float,
+    settle: Settlement,
+    tracked: JobMeta | None = None,
 ) -> None:
     """Store the images and the result, announce the outcome, count it and settle arq's
     bookkeeping: one transaction, one round trip, so a result is never announced without its
@@ -100,6 +134,10 @@ async def _finish(
     label = (event.error.code or "failed") if isinstance(event, Failed) else "completed"
     found = services.settings.find_model(job.model)
     provider = found[0].name if found else "unknown"
+    inline = {}  # the bytes a b64_json answer carries
+    if tracked is not None and isinstance(event, Completed):
+        made = {stored.id: raw for stored, raw in outcome.images}
+        inline = await background.image_bytes(services, job, event.result, made)
     async with services.redis.pipeline(transaction=True) as pipe:
         for meta, data in outcome.images:
             services.store.stage(pipe, meta, data)
@@ -107,7 +145,10 @@ async def _finish(
             pipe.set(
                 keys.job_result(job.id), encode(event.result), ex=services.settings.image_expiration
             )
-        await services.events.append(job.id, event, pipe)
+        if tracked is not None:
+            background.end(services, pipe, job, tracked, event, inline)
+        else:
+            await services.events.append(job.id, event, pipe)
         metrics.job_finished(pipe, provider, job.model, label, seconds)
         settle.into(pipe, job.id)
         await pipe.execute()
@@ -125,7 +166,11 @@ async def _finish(
 
 
 async def _store_failed(
-    services: Services, job: GenerateJob, exc: Exception, settle: Settlement
+    services: Services,
+    job: GenerateJob,
+    exc: Exception,
+    settle: Settlement,
+    tracked: JobMeta | None = None,
 ) -> None:
     """The final write failed (Redis full or gone): fail the job once, with a 503 that tells
     SDKs not to retry, and settle it so it never runs, and pays the upstream, again. Redis is
@@ -154,6 +199,8 @@ async def _store_failed(
             async with services.redis.pipeline(transaction=True) as pipe:
                 if full:  # past maxmemory only deletions and PUBLISH pass: nothing is kept
                     services.events.announce(job.id, failed, pipe)
+                elif tracked is not None:
+                    background.end(services, pipe, job, tracked, failed, {})
                 else:
                     await services.events.append(job.id, failed, pipe)
                 if job.idempotency is not None:  # the key is free for a fresh try
@@ -216,8 +263,12 @@ async def make_images(services: Services, job: GenerateJob) -> Outcome:
         )
 
     async def notify(text: str) -> None:
-        if job.stream:  # only a stream shows progress; a waiting request needs the outcome alone
+        # Only a stream or a job with a record shows progress; a waiting request needs the
+        # outcome alone.
+        if job.stream or job.answer is not None:
             await services.events.append(job.id, Progress(text))
+        if job.answer is not None:
+            await services.jobs.set_progress(job.id, text)
 
     enhancement = await enhance_prompt(services, job, model, notify)
     plan = plan_size(model, job.width, job.height, job.ratio, enhancement.ratio)

@@ -23,12 +23,16 @@ from common.errors import ImagegateError
 from common.schemas import Failed
 from common.store import keys
 from common.store.arq_compat import bookkeeping_keys, lease_key
+from common.store.jobs import error_json
 from common.store.redis import reply, subscription, wait_until_reachable
 from worker.pickup import pick_up_due
 
 log = logging.getLogger("imagegate.worker")
 
 HEARTBEAT_EVERY = 5
+# Webhook deliveries run beside the generations, never in their slots: a receiver that hangs
+# holds one of these (for at most its 10 s timeout), never a generation's.
+DELIVERY_SLOTS = 20
 # The safety-net poll: deferred retries and wake-ups lost during a Redis outage are found by it.
 IDLE_POLL = 2.0
 
@@ -50,6 +54,8 @@ class ImageWorker(Worker):
         self.ctx["settle"] = self.settle
         # Called by the job once the transaction holding settle's writes has succeeded.
         self.ctx["settled"] = self._settled.add
+        self._deliveries = 0  # webhook deliveries running
+        self._cancels: dict[str, asyncio.Event] = self.ctx.setdefault("cancels", {})
         self._last_beat = 0.0
         self._last_renewal = 0.0
         self._redis_down = False
@@ -71,9 +77,15 @@ class ImageWorker(Worker):
         self._wake.clear()  # cleared first: a wake-up during this iteration triggers the next one
         try:
             free = self.max_jobs - self.job_counter
-            if self.allow_pick_jobs and free > 0:
+            free_deliveries = DELIVERY_SLOTS - self._deliveries
+            if self.allow_pick_jobs and (free > 0 or free_deliveries > 0):
                 picked = await pick_up_due(
-                    self.pool, self.queue_name, free, self.lease_seconds, self.queue_read_limit
+                    self.pool,
+                    self.queue_name,
+                    free,
+                    self.lease_seconds,
+                    self.queue_read_limit,
+                    free_deliveries,
                 )
                 self._saturated = picked.saturated
                 await self._start(picked.jobs)
@@ -109,11 +121,22 @@ class ImageWorker(Worker):
         """Run picked jobs as arq's start_jobs does, its slot accounting included (never
         waits: at most the free slots were picked)."""
         for job_id, score in jobs:
+            if job_id.startswith(keys.DELIVERY_PREFIX):
+                self._deliveries += 1
+                task = self.loop.create_task(self.run_job(job_id, score))
+                task.add_done_callback(lambda _: self._delivery_done())
+                self.tasks[job_id] = task
+                continue
             await self.sem.acquire()
             self.job_counter += 1
             task = self.loop.create_task(self.run_job(job_id, score))
             task.add_done_callback(lambda _: self._release_sem_dec_counter_on_complete())
             self.tasks[job_id] = task
+
+    def _delivery_done(self) -> None:
+        self._deliveries -= 1
+        if self._saturated:
+            self._wake.set()
 
     def _reap(self) -> None:
         """Forget finished jobs, surfacing an error of arq's own bookkeeping as arq does."""
@@ -164,15 +187,23 @@ class ImageWorker(Worker):
                 await pipe.execute()
 
     async def _listen_for_wakeups(self) -> None:
+        """Wake-ups, and cancellations of the jobs running here (worker/background.py)."""
+        cancel_channel = keys.CANCEL_CHANNEL.encode()
         while not self._stopping:
             try:
-                async with subscription(self.pool, keys.WAKE_CHANNEL) as pubsub:
+                async with subscription(
+                    self.pool, keys.WAKE_CHANNEL, keys.CANCEL_CHANNEL
+                ) as pubsub:
                     while not self._stopping:
-                        if (
-                            await pubsub.get_message(ignore_subscribe_messages=True, timeout=1)
-                            is not None
-                        ):
+                        message = await pubsub.get_message(
+                            ignore_subscribe_messages=True, timeout=1
+                        )
+                        if message is None:
+                            continue
+                        if message["channel"] != cancel_channel:
                             self._wake.set()
+                        elif cancelled := self._cancels.get(message["data"].decode()):
+                            cancelled.set()
             except (RedisError, OSError):
                 await asyncio.sleep(1)
 
@@ -181,11 +212,15 @@ class ImageWorker(Worker):
         tell whoever waits instead of leaving them to time out."""
         await super().finish_failed_job(job_id, result_data)
         services = self.ctx.get("services")
-        if services is not None:
-            error = ImagegateError(
+        if services is not None and not job_id.startswith(keys.DELIVERY_PREFIX):
+            info = ImagegateError(
                 "the job could not be run: it expired in the queue or failed too many times"
-            )
-            await services.events.append(job_id, Failed(error.info()))
+            ).info()
+            record = await services.jobs.load(job_id)
+            if record is None:
+                await services.events.append(job_id, Failed(info))
+            else:  # ends it unless it already ended (a cancel)
+                await services.jobs.end(record.meta, "failed", Failed(info), error=error_json(info))
 
     async def close(self) -> None:
         with contextlib.suppress(RedisError, OSError):

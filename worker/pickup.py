@@ -6,26 +6,34 @@ from typing import NamedTuple
 
 from arq.connections import ArqRedis
 
+from common.store import keys
 from common.store.arq_compat import LEASE_PREFIX, now_ms
 from common.store.redis import run_script
 
-# KEYS: the queue. ARGV: now (ms), lease (ms), arq's in-progress key prefix, free slots, how
-# many queue entries to look at. A job is picked by setting its in-progress key (its lease);
-# jobs whose key exists run elsewhere, or here.
+# KEYS: the queue. ARGV: now (ms), lease (ms), arq's in-progress key prefix, free generation
+# slots, how many queue entries to look at, free delivery slots, the delivery id prefix. A job
+# is picked by setting its in-progress key (its lease); jobs whose key exists run elsewhere,
+# or here. Webhook deliveries have their own slots: they never take a generation's.
 _CLAIM = """
 local picked = {}
+local free = {tonumber(ARGV[4]), tonumber(ARGV[6])}
+local saturated = 0
 local due = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1], 'WITHSCORES', 'LIMIT', 0, ARGV[5])
 for i = 1, #due, 2 do
   if redis.call('EXISTS', ARGV[3] .. due[i]) == 0 then
-    if #picked >= 2 * tonumber(ARGV[4]) then
-      return {picked, 1}
+    local class = 1
+    if string.sub(due[i], 1, #ARGV[7]) == ARGV[7] then class = 2 end
+    if free[class] <= 0 then
+      saturated = 1
+    else
+      free[class] = free[class] - 1
+      redis.call('SET', ARGV[3] .. due[i], '1', 'PX', ARGV[2])
+      table.insert(picked, due[i])
+      table.insert(picked, due[i + 1])
     end
-    redis.call('SET', ARGV[3] .. due[i], '1', 'PX', ARGV[2])
-    table.insert(picked, due[i])
-    table.insert(picked, due[i + 1])
   end
 end
-return {picked, 0}
+return {picked, saturated}
 """
 
 
@@ -35,7 +43,12 @@ class PickedUp(NamedTuple):
 
 
 async def pick_up_due(
-    redis: ArqRedis, queue: str, free: int, lease_seconds: int, look_at: int
+    redis: ArqRedis,
+    queue: str,
+    free: int,
+    lease_seconds: int,
+    look_at: int,
+    free_deliveries: int = 0,
 ) -> PickedUp:
     flat, saturated = await run_script(
         redis,
@@ -46,6 +59,8 @@ async def pick_up_due(
         LEASE_PREFIX,
         free,
         look_at,
+        free_deliveries,
+        keys.DELIVERY_PREFIX,
     )
     jobs = [
         (job_id.decode(), int(float(score)))

@@ -3,6 +3,7 @@
 from typing import NamedTuple
 
 import httpx
+from arq.constants import default_queue_name as ARQ_QUEUE
 from httpx_aiohttp import AiohttpTransport
 from httpx_aiohttp.transport import AiohttpResponseStream
 from redis.asyncio import Redis
@@ -10,6 +11,7 @@ from redis.asyncio import Redis
 from common.config.types import Settings
 from common.store.events import EventLog
 from common.store.images import ImageStore, RedisImageStore
+from common.store.jobs import JobStore
 from worker.failover import Failover
 from worker.upstream.http import ACCEPT_ENCODING
 
@@ -21,6 +23,7 @@ class Services(NamedTuple):
     store: ImageStore
     events: EventLog
     failover: Failover
+    jobs: JobStore
 
 
 # httpx-aiohttp hands a body on in 16 KB chunks, each through four async generators: an image
@@ -54,6 +57,9 @@ def build_services(
         store=RedisImageStore(redis, settings.image_expiration),
         events=EventLog(redis, settings.image_expiration),
         failover=Failover(redis, http, settings),
+        jobs=JobStore(
+            redis, getattr(redis, "default_queue_name", ARQ_QUEUE), settings.image_expiration
+        ),
     )
 
 

@@ -10,6 +10,7 @@ from common.store.redis import job_deserializer, job_serializer
 from worker.generate import generate
 from worker.loop import ImageWorker
 from worker.services import build_services
+from worker.webhooks import deliver_webhook
 
 
 async def on_startup(ctx: dict) -> None:
@@ -23,7 +24,12 @@ async def on_shutdown(ctx: dict) -> None:
 class WorkerSettings:
     """arq's Worker arguments that do not depend on imagegate's settings."""
 
-    functions = [func(generate, name="generate", max_tries=3)]
+    functions = [
+        func(generate, name="generate", max_tries=3),
+        # Tried again by arq only when a worker died mid-attempt; a failed attempt enqueues the
+        # next one itself, after its backoff.
+        func(deliver_webhook, name="deliver_webhook", max_tries=3, timeout=60),
+    ]
     on_startup = on_startup
     on_shutdown = on_shutdown
     # Results travel as job events; arq's own result records would be dead weight.

@@ -17,6 +17,7 @@ from common.schemas import Completed, Failed, GenerateJob, JobEvent, JobResult
 from common.store.events import EventHub, Follower
 from common.store.idempotency import Claim, release
 from common.store.images import ImageStore
+from common.store.jobs import JobStore
 
 REDIS_RETRY_AFTER = 5
 
@@ -33,6 +34,7 @@ class JobClient:
         self._admission = Admission(redis, settings)
         self.settings = settings
         self.images = images
+        self.jobs = JobStore(redis, redis.default_queue_name, settings.image_expiration)
         self.timeout = settings.request_timeout
 
     @property
@@ -46,12 +48,15 @@ class JobClient:
         caller: str = "",
         idempotency_key: str | None = None,
         body: bytes = b"",
+        expires: float | None = None,
     ) -> str:
         """Enqueue `job`; return the id of the job to follow: `job.id`, or, for a retry with the
-        same Idempotency-Key and body, the job the first request started."""
+        same Idempotency-Key and body, the job the first request started. The job expires
+        unstarted after `expires` seconds (default REQUEST_TIMEOUT: nobody waits any more)."""
+        expires = self.timeout if expires is None else expires
         try:
             if idempotency_key is None:
-                await self._admission.enqueue(job, caller, self.timeout)
+                await self._admission.enqueue(job, caller, expires)
                 return job.id
             claim = Claim(caller, idempotency_key, body, job.id)
             first = await claim.take(self._redis, self.settings.image_expiration)
@@ -60,7 +65,7 @@ class JobClient:
             try:
                 # Jobs nobody waits for any more expire instead of running.
                 await self._admission.enqueue(
-                    replace(job, idempotency=(claim.key, claim.value)), caller, self.timeout
+                    replace(job, idempotency=(claim.key, claim.value)), caller, expires
                 )
             except BaseException:
                 with contextlib.suppress(RedisError, OSError):

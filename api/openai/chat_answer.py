@@ -4,38 +4,10 @@ import time
 
 import msgspec
 
-from api.openai.markdown import render
-from api.openai.wire import (
-    AssistantMessage,
-    ChatCompletion,
-    ChatCompletionChunk,
-    Choice,
-    ChunkChoice,
-    CompletionUsage,
-    Delta,
-)
-from common.schemas import JobResult
+from api.openai.wire import ChatCompletionChunk, ChunkChoice, CompletionUsage, Delta
+from common.answers import completion, usage_of  # noqa: F401 (the chat answer's public names)
 
 _encode = msgspec.json.Encoder().encode
-
-
-def usage_of(result: JobResult | None) -> CompletionUsage:
-    if result is None:
-        return CompletionUsage()
-    prompt, completion = result.usage.prompt_tokens, result.usage.completion_tokens
-    return CompletionUsage(
-        prompt_tokens=prompt, completion_tokens=completion, total_tokens=prompt + completion
-    )
-
-
-def completion(completion_id: str, model: str, result: JobResult, base_url: str) -> ChatCompletion:
-    return ChatCompletion(
-        id=completion_id,
-        created=int(time.time()),
-        model=model,
-        choices=[Choice(message=AssistantMessage(content=render(result, base_url)))],
-        usage=usage_of(result),
-    )
 
 
 class ChunkWriter:

@@ -11,20 +11,18 @@ from api.errors import error_body
 from api.jobs.wait import JobClient
 from api.openai.wire import (
     ImageCompletedEvent,
-    ImageData,
     ImagePartialEvent,
     ImagesResponse,
     ImagesUsage,
-    InputTokensDetails,
     StreamError,
 )
-from api.urls import image_url
+from common import answers
+from common.answers import output_format, usage_body
 from common.errors import ErrorInfo, NotFound
 from common.schemas import (
     Completed,
     Failed,
     GenerateJob,
-    ImageUsage,
     JobResult,
     Preview,
     StoredImage,
@@ -34,58 +32,28 @@ from common.store.images import ImageStore
 PING_EVERY = 15.0
 PING = b": ping\n\n"
 _encode = msgspec.json.Encoder().encode
-_FORMATS = {"jpg": "jpeg"}  # extensions whose Images API name differs
-
-
-def output_format(image: StoredImage) -> str:
-    return _FORMATS.get(image.extension, image.extension)
-
-
-def usage_body(usage: ImageUsage | None) -> ImagesUsage | None:
-    if usage is None:
-        return None
-    return ImagesUsage(
-        input_tokens=usage.input_tokens,
-        input_tokens_details=InputTokensDetails(
-            text_tokens=usage.text_tokens, image_tokens=usage.image_tokens
-        ),
-        output_tokens=usage.output_tokens,
-        total_tokens=usage.input_tokens + usage.output_tokens,
-    )
 
 
 async def images_response(
     result: JobResult, images: ImageStore, base_url: str, response_format: str
 ) -> ImagesResponse:
-    """`response_format` `url`, `b64_json`, or `both` (each item carries both)."""
-    items = []
-    for image in result.images:
-        url = image_url(base_url, image.id, image.extension)
-        b64 = await _b64(images, image) if response_format != "url" else None
-        items.append(
-            ImageData(
-                url=url if response_format != "b64_json" else None,
-                b64_json=b64,
-                revised_prompt=result.prompt,  # what the upstream got: enhanced, when it was
-            )
-        )
-    first = result.images[0]
-    return ImagesResponse(
-        created=int(time.time()),
-        data=items,
-        size=f"{first.width}x{first.height}",
-        quality=result.quality or "auto",
-        background=result.background or "opaque",
-        output_format=output_format(first),
-        usage=usage_body(result.image_usage),
-    )
+    """`response_format` `url`, `b64_json`, or `both` (each item carries both); built by
+    common/answers.py, as the worker builds a background job's."""
+    data = {}
+    if response_format != "url":
+        data = {image.id: await _bytes(images, image) for image in result.images}
+    return answers.images_response(result, base_url, response_format, data)
 
 
-async def _b64(images: ImageStore, image: StoredImage) -> str:
+async def _bytes(images: ImageStore, image: StoredImage) -> bytes:
     cached = await images.get(image.id)
     if cached is None:  # only when IMAGE_EXPIRATION is shorter than the time it took to answer
         raise NotFound("the image expired before it could be sent; IMAGE_EXPIRATION is too short")
-    return base64.b64encode(cached.data).decode()
+    return cached.data
+
+
+async def _b64(images: ImageStore, image: StoredImage) -> str:
+    return base64.b64encode(await _bytes(images, image)).decode()
 
 
 def frame(event: str, data: object) -> bytes:

@@ -9,7 +9,7 @@ from collections.abc import AsyncIterator
 from api.errors import error_body
 from api.jobs.wait import JobClient
 from api.openai.chat_answer import ChunkWriter, usage_of
-from api.openai.markdown import render
+from common.answers import render
 from common.schemas import Completed, Failed, Progress, Reasoning
 
 PING_EVERY = 15.0

@@ -1,9 +1,21 @@
 """The OpenAI wire format imagegate speaks: requests it reads and answers it writes."""
 
-from typing import Literal
+from typing import Annotated, Literal
 
 import msgspec
+from msgspec import Meta
 
+# The answers are shared with the worker, which renders background jobs' results.
+from common.answers import (  # noqa: F401 (the wire format's public names)
+    AssistantMessage,
+    ChatCompletion,
+    Choice,
+    CompletionUsage,
+    ImageData,
+    ImagesResponse,
+    ImagesUsage,
+    InputTokensDetails,
+)
 from common.limits import Count, PartialImages, ResponseFormat, Side
 from common.schemas import ImageOptions
 
@@ -38,6 +50,7 @@ class GenerationOptions(ImageOptions, kw_only=True, frozen=True):
     height: Side | None = None
     n: Count = 1
     enhance: bool | None = None
+    webhook_url: Annotated[str, Meta(max_length=2048)] | None = None  # called when the job ends
 
 
 class ChatCompletionRequest(GenerationOptions, kw_only=True, frozen=True):
@@ -73,37 +86,6 @@ class ImageEditRequest(ImageGenerationRequest, kw_only=True, frozen=True):
     input_fidelity: Literal["high", "low"] | None = None
 
 
-class ImageData(msgspec.Struct, omit_defaults=True):
-    url: str | None = None
-    b64_json: str | None = None
-    revised_prompt: str | None = None
-
-
-class InputTokensDetails(msgspec.Struct):
-    text_tokens: int = 0
-    image_tokens: int = 0
-
-
-class ImagesUsage(msgspec.Struct):
-    input_tokens: int = 0
-    input_tokens_details: InputTokensDetails = msgspec.field(default_factory=InputTokensDetails)
-    output_tokens: int = 0
-    total_tokens: int = 0
-
-
-class ImagesResponse(msgspec.Struct, omit_defaults=True):
-    """What was made: `size`, `quality`, `background` and `output_format` of the images as
-    made (the first image's size and format when they differ); `usage` when reported."""
-
-    created: int
-    data: list[ImageData]
-    size: str | None = None
-    quality: str | None = None
-    background: str | None = None
-    output_format: str | None = None
-    usage: ImagesUsage | None = None
-
-
 class ImagePartialEvent(msgspec.Struct, kw_only=True):
     """`image_generation.partial_image` (or `image_edit.partial_image`) of a stream."""
 
@@ -128,33 +110,6 @@ class ImageCompletedEvent(msgspec.Struct, kw_only=True):
     background: str
     output_format: str
     usage: ImagesUsage
-
-
-class CompletionUsage(msgspec.Struct):
-    prompt_tokens: int = 0
-    completion_tokens: int = 0
-    total_tokens: int = 0
-
-
-class AssistantMessage(msgspec.Struct):
-    content: str
-    role: Literal["assistant"] = "assistant"
-
-
-class Choice(msgspec.Struct):
-    message: AssistantMessage
-    index: int = 0
-    finish_reason: str = "stop"
-    logprobs: None = None
-
-
-class ChatCompletion(msgspec.Struct):
-    id: str
-    created: int
-    model: str
-    choices: list[Choice]
-    usage: CompletionUsage
-    object: Literal["chat.completion"] = "chat.completion"
 
 
 class Delta(msgspec.Struct, omit_defaults=True):

@@ -6,6 +6,7 @@ from litestar.response import Stream
 from msgspec.structs import replace
 
 from api.auth import require_gateway_key
+from api.jobs.background import track
 from api.jobs.build import build_job, chat_images, chat_prompt, resolve_model
 from api.jobs.inputs import Inputs
 from api.jobs.uploads import MAX_JSON_BODY, decode_json, read_body
@@ -53,6 +54,18 @@ async def chat_completions(
         inputs = Inputs(request.app.state.http, gateway.images, base_url)
         loaded, _ = await inputs.load_edit(model, images, None)
         job = replace(job, images=loaded)
+    tracked = await track(
+        request,
+        gateway,
+        job,
+        route="chat",
+        webhook_url=data.webhook_url,
+        stream=data.stream,
+        body=bytes(body),
+    )
+    if isinstance(tracked, Response):
+        return tracked
+    job = tracked
     submission = {
         "caller": request.state.caller,
         "idempotency_key": request.headers.get("idempotency-key"),

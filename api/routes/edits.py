@@ -2,11 +2,12 @@
 
 import hashlib
 
-from litestar import Request, post
+from litestar import Request, Response, post
 from litestar.di import NamedDependency
 from msgspec.structs import replace
 
 from api.auth import require_gateway_key
+from api.jobs.background import track
 from api.jobs.build import build_job, resolve_model
 from api.jobs.inputs import Inputs
 from api.jobs.uploads import read_edit_body
@@ -21,7 +22,9 @@ from common.schemas import GenerateJob, encode
 
 # The body limit is MAX_UPLOAD_BYTES, counted by read_edit_body as the body streams in.
 @post("/v1/images/edits", status_code=200, guards=[require_gateway_key], request_max_body_size=None)
-async def images_edits(request: Request, gateway: NamedDependency[JobClient]) -> ImagesResponse:
+async def images_edits(
+    request: Request, gateway: NamedDependency[JobClient]
+) -> Response[ImagesResponse]:
     settings = gateway.settings
     body = await read_edit_body(request, settings.max_upload_bytes)
     data = body.fields
@@ -46,15 +49,27 @@ async def images_edits(request: Request, gateway: NamedDependency[JobClient]) ->
         enhance_default=settings.enhance_images_api,
     )
     job = replace(job, images=images, mask=mask, input_fidelity=data.input_fidelity)
-    result = await gateway.run(
+    identity = fingerprint(job)
+    response_format = data.response_format or settings.images_response_format
+    tracked = await track(
+        request,
+        gateway,
         job,
+        route="edits",
+        webhook_url=data.webhook_url,
+        response_format=response_format,
+        body=identity,
+    )
+    if isinstance(tracked, Response):
+        return tracked
+    result = await gateway.run(
+        tracked,
         request,
         caller=request.state.caller,
         idempotency_key=request.headers.get("idempotency-key"),
-        body=fingerprint(job),
+        body=identity,
     )
-    response_format = data.response_format or settings.images_response_format
-    return await images_response(result, gateway.images, base_url, response_format)
+    return Response(await images_response(result, gateway.images, base_url, response_format))
 
 
 def fingerprint(job: GenerateJob) -> bytes:

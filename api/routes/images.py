@@ -7,6 +7,7 @@ from litestar.params import JSONBody
 from litestar.response import Stream
 
 from api.auth import require_gateway_key
+from api.jobs.background import track
 from api.jobs.build import build_job
 from api.jobs.wait import JobClient
 from api.openai.images_answer import images_response, images_stream
@@ -38,6 +39,19 @@ async def images_generations(
         enhance_default=settings.enhance_images_api,
         previews=data.partial_images if data.stream else 0,
     )
+    response_format = data.response_format or settings.images_response_format
+    tracked = await track(
+        request,
+        gateway,
+        job,
+        route="images",
+        webhook_url=data.webhook_url,
+        response_format=response_format,
+        stream=data.stream,
+    )
+    if isinstance(tracked, Response):
+        return tracked
+    job = tracked
     submission = {
         "caller": request.state.caller,
         "idempotency_key": request.headers.get("idempotency-key"),
@@ -49,7 +63,6 @@ async def images_generations(
             images_stream(gateway, job_id, job), media_type="text/event-stream", headers=SSE_HEADERS
         )
     result = await gateway.run(job, request, **submission)
-    response_format = data.response_format or settings.images_response_format
     answer = await images_response(
         result, gateway.images, public_base_url(request, settings), response_format
     )

@@ -5,6 +5,8 @@ import os
 from collections.abc import Mapping
 from urllib.parse import urlsplit
 
+from standardwebhooks.webhooks import Webhook
+
 from common.config.enhance import enhance_settings
 from common.config.env import EnvReader
 from common.config.families import PLACEHOLDER, PROVIDER_FAMILIES, check_url
@@ -69,6 +71,10 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         max_upload_bytes=env.integer("MAX_UPLOAD_BYTES", 50 * 2**20, low=2**20),
         log_level=env.choice("LOG_LEVEL", "info", LOG_LEVELS),
         log_format=env.choice("LOG_FORMAT", "", LOG_FORMATS) or None,
+        webhook_secret=webhook_secret(env),
+        webhook_max_attempts=env.integer("WEBHOOK_MAX_ATTEMPTS", 6, low=1, high=20),
+        webhook_allow_hosts=tuple(host.lower() for host in env.items("WEBHOOK_ALLOW_HOSTS")),
+        webhook_backoff_scale=env.number("WEBHOOK_BACKOFF_SCALE", 1.0, low=0.0001, high=1.0),
     )
     if settings.default_model and not settings.find_model(settings.default_model):
         env.problem(f"DEFAULT_MODEL names {settings.default_model!r}, which no provider serves")
@@ -92,6 +98,19 @@ def images_response_format(env: EnvReader) -> str:
         )
         return "both"
     return value
+
+
+def webhook_secret(env: EnvReader) -> str | None:
+    secret = env.text("WEBHOOK_SECRET")
+    if secret is not None:
+        try:
+            if not secret.startswith("whsec_"):
+                raise ValueError
+            Webhook(secret)
+        except Exception:  # the library raises binascii.Error, ValueError…: never quote a secret
+            env.bad("WEBHOOK_SECRET", "a whsec_… secret (base64 after the prefix)")
+            return None
+    return secret
 
 
 def gateway_keys(env: EnvReader) -> tuple[str, ...]:

@@ -89,6 +89,10 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     forwarded_allow_ips: str = "127.0.0.1"  # the proxies trusted when trust_proxy_headers is on
     log_level: str = "info"
     log_format: str | None = None  # "text" or "json"; None: text on a terminal, else json
+    webhook_secret: str | None = None  # whsec_…: signs webhook deliveries (Standard Webhooks)
+    webhook_max_attempts: int = 6
+    webhook_allow_hosts: tuple[str, ...] = ()  # hosts allowed although private or loopback
+    webhook_backoff_scale: float = 1.0  # tests only: shrinks the retry schedule
 
     def find_model(self, name: str) -> tuple[ProviderSpec, ModelSpec] | None:
         for provider in self.providers:

@@ -67,3 +67,26 @@ METRICS = PREFIX + "metrics"
 # bytes: what /metrics reports as cached bytes, without scanning the keyspace.
 IMAGE_EXPIRIES = PREFIX + "image-expiries"
 IMAGE_BYTES = PREFIX + "image-bytes"
+
+
+def background_job(job_id: str) -> str:
+    """Hash: a background job's record, what GET /v1/jobs/{id} shows (common/store/jobs.py)."""
+    return f"{PREFIX}job:{job_id}:record"
+
+
+def owner_jobs(owner: str) -> str:
+    """Sorted set: the jobs one gateway key (by hash) made, by creation time."""
+    return f"{PREFIX}jobs:{owner}"
+
+
+# Published with a job id when it is cancelled, so the worker running it drops it at once.
+CANCEL_CHANNEL = PREFIX + "cancel"
+
+# arq job ids of webhook deliveries start with this: the worker runs them outside its
+# generation slots (worker/loop.py).
+DELIVERY_PREFIX = "webhook:"
+
+
+def webhook_delivery(job_id: str, attempt: int) -> str:
+    """The arq job id of one delivery attempt of a job's webhook."""
+    return f"{DELIVERY_PREFIX}{job_id}:{attempt}"

@@ -34,6 +34,10 @@ def failover(pipe: Pipeline, provider: str) -> None:
     pipe.hincrby(keys.METRICS, _field("failover", provider), 1)
 
 
+def webhook_delivery(pipe: Pipeline, outcome: str) -> None:
+    pipe.hincrby(keys.METRICS, _field("webhook", outcome), 1)
+
+
 def families(snapshot: dict[bytes, bytes]) -> list[Metric]:
     """Prometheus families from a HGETALL of the metrics hash."""
     jobs = HistogramMetricFamily(
@@ -49,6 +53,11 @@ def families(snapshot: dict[bytes, bytes]) -> list[Metric]:
     failovers = CounterMetricFamily(
         "imagegate_failovers", "Moves to the next key after a failure", labels=["provider"]
     )
+    webhooks = CounterMetricFamily(
+        "imagegate_webhook_deliveries",
+        "Webhook delivery attempts by outcome (delivered, retry, failed, gave_up)",
+        labels=["outcome"],
+    )
     buckets: dict[tuple, dict[str, int]] = defaultdict(dict)
     sums: dict[tuple, float] = {}
     for raw_field, raw_value in snapshot.items():
@@ -61,10 +70,12 @@ def families(snapshot: dict[bytes, bytes]) -> list[Metric]:
             errors.add_metric(labels, int(raw_value))
         elif kind == "failover":
             failovers.add_metric(labels, int(raw_value))
+        elif kind == "webhook":
+            webhooks.add_metric(labels, int(raw_value))
     for labels, counts in sorted(buckets.items()):
         cumulative, total = [], 0
         for bound in (*map(str, DURATION_BUCKETS), "+Inf"):
             total += counts.get(bound, 0)
             cumulative.append((bound, total))
         jobs.add_metric(list(labels), cumulative, sums.get(labels, 0.0))
-    return [jobs, errors, failovers]
+    return [jobs, errors, failovers, webhooks]

@@ -75,19 +75,19 @@ async def run_script(redis: Redis, script: str, keys: Sequence[str], *args: Scal
 
 
 @contextlib.asynccontextmanager
-async def subscription(redis: Redis, channel: str) -> AsyncIterator[PubSub]:
-    """A pub/sub connection subscribed to `channel`, confirmed before it is handed out.
+async def subscription(redis: Redis, *channels: str) -> AsyncIterator[PubSub]:
+    """A pub/sub connection subscribed to `channels`, confirmed before it is handed out.
 
     Closing is bounded: redis-py's PubSub.aclose can wait forever on a lock held by a command
     that a cancellation interrupted, which would hang a process's shutdown.
     """
     pubsub = redis.pubsub()
     try:
-        await pubsub.subscribe(channel)
-        while (message := await pubsub.get_message(timeout=10)) is None or message[
-            "type"
-        ] != "subscribe":
-            pass
+        await pubsub.subscribe(*channels)
+        confirmed = 0
+        while confirmed < len(channels):
+            message = await pubsub.get_message(timeout=10)
+            confirmed += message is not None and message["type"] == "subscribe"
         yield pubsub
     finally:
         with contextlib.suppress(Exception):

@@ -1,52 +1,34 @@
 """Fetching images that upstreams answer with as URLs, without letting a URL reach inside our network."""
 
-import asyncio
-import ipaddress
-import socket
-from urllib.parse import urljoin, urlsplit
+from urllib.parse import urljoin
 
 import httpx
 
+from common.addresses import origin, resolves_public
 from worker.upstream.http import Reason, UpstreamFailure, read_capped, transport_errors
 
 MAX_REDIRECTS = 3
-
-
-def _origin(url: str) -> tuple[str, str, int | None]:
-    parts = urlsplit(url)
-    return (
-        parts.scheme,
-        (parts.hostname or "").lower(),
-        parts.port or {"http": 80, "https": 443}.get(parts.scheme),
-    )
-
-
-def _is_public(address: str) -> bool:
-    ip = ipaddress.ip_address(address.split("%")[0])
-    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped:
-        ip = ip.ipv4_mapped
-    return ip.is_global and not ip.is_multicast
 
 
 async def check_target(url: str, trusted: tuple[str, str, int | None]) -> None:
     """Refuse non-http(s) URLs and hosts that resolve to private, loopback or link-local addresses,
     unless the URL has the provider's own configured origin, scheme, host and port alike
     (self-hosted upstreams live there; another port of that host may be anything)."""
-    origin = _origin(url)
-    scheme, host, port = origin
+    target = origin(url)
+    scheme, host, port = target
     if scheme not in ("http", "https") or not host:
         raise UpstreamFailure(
             Reason.UNUSABLE, "the upstream answered with an image URL that is not http(s)"
         )
-    if origin == trusted:
+    if target == trusted:
         return
     try:
-        infos = await asyncio.get_running_loop().getaddrinfo(host, port, type=socket.SOCK_STREAM)
+        public = await resolves_public(host, port)
     except OSError as exc:
         raise UpstreamFailure(
             Reason.UNAVAILABLE, "the image host of the upstream's answer does not resolve"
         ) from exc
-    if not all(_is_public(info[4][0]) for info in infos):
+    if not public:
         raise UpstreamFailure(
             Reason.UNUSABLE, "the upstream's image URL points to a private address; refused"
         )
@@ -57,10 +39,10 @@ async def download(
 ) -> bytes:
     """The bytes at `url`, following at most 3 redirects, each checked again; `auth` headers
     go only to the provider's own origin."""
-    provider_origin = _origin(provider_url)
+    provider_origin = origin(provider_url)
     for _ in range(MAX_REDIRECTS + 1):
         await check_target(url, provider_origin)
-        headers = auth if _origin(url) == provider_origin else {}
+        headers = auth if origin(url) == provider_origin else {}
         with transport_errors():
             async with client.stream(
                 "GET", url, headers=headers, follow_redirects=False

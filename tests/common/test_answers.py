@@ -5,7 +5,7 @@ import re
 import pytest
 from markdown_it import MarkdownIt
 
-from api.openai.markdown import render
+from common.answers import render
 from common.schemas import JobResult, StoredImage
 
 BASE = "https://images.example"
