@@ -11,6 +11,8 @@ from litestar.config.cors import CORSConfig
 from litestar.datastructures import State
 from litestar.di import Provide
 from litestar.openapi import OpenAPIConfig
+from litestar.openapi.plugins import SwaggerRenderPlugin
+from litestar.types import ASGIApp, Message, Receive, Scope, Send
 
 from api.auth import WrongKeyThrottle
 from api.bounded import BoundedRequest
@@ -32,6 +34,15 @@ from common.store.bulk_reader import BulkReader
 from common.store.events import EventHub
 from common.store.images import RedisImageStore
 from common.store.redis import COMMAND_TIMEOUT, DEFAULT_URL, connect
+
+# The reference page's assets are ours (api/static/schema): it must work with no internet.
+_SWAGGER = SwaggerRenderPlugin(
+    path="/",
+    js_url="/static/schema/swagger-ui-bundle.js",
+    css_url="/static/schema/swagger-ui.css",
+    standalone_preset_js_url="/static/schema/swagger-ui-standalone-preset.js",
+    favicon="<link rel='icon' type='image/svg+xml' href='/static/favicon.svg'>",
+)
 
 
 def _provide(name: str) -> Provide:
@@ -107,14 +118,42 @@ def create_app(settings: Settings, redis: ArqRedis | None = None) -> Litestar:
         exception_handlers=EXCEPTION_HANDLERS,
         cors_config=CORSConfig(
             allow_origins=list(settings.cors_origins),
-            allow_methods=["GET", "POST", "OPTIONS"],
+            allow_methods=["GET", "HEAD", "POST", "OPTIONS"],
             allow_headers=["Authorization", "Content-Type", "Idempotency-Key", "Prefer"],
         ),
         request_max_body_size=MAX_JSON_BODY,
         request_class=BoundedRequest,
-        openapi_config=OpenAPIConfig(title="imagegate", version="0.1.0", path="/schema"),
+        openapi_config=OpenAPIConfig(
+            title="imagegate", version="0.1.0", path="/schema", render_plugins=[_SWAGGER]
+        ),
         logging_config=None,
     )
     # Outside Litestar's own handler, so 404s, preflights and errors are observed too.
-    app.asgi_handler = observe(app.asgi_handler, api_metrics)
+    app.asgi_handler = observe(answer_head(app.asgi_handler), api_metrics)
     return app
+
+
+def answer_head(app: ASGIApp) -> ASGIApp:
+    """HEAD on every GET route: the GET answer's status and headers without its body. A
+    streamed answer is told the client left once its headers are out, so it stops."""
+
+    async def handler(scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["method"] != "HEAD":
+            return await app(scope, receive, send)
+        started = False
+
+        async def headers_only(message: Message) -> None:
+            nonlocal started
+            if message["type"] == "http.response.start":
+                started = True
+                await send(message)
+                await send({"type": "http.response.body", "body": b"", "more_body": False})
+
+        async def receive_until_sent() -> Message:
+            return {"type": "http.disconnect"} if started else await receive()
+
+        inner = {**scope, "method": "GET"}
+        await app(inner, receive_until_sent, headers_only)
+        scope["path_template"] = inner.get("path_template")  # for the request log and metrics
+
+    return handler

@@ -58,6 +58,7 @@ class CompletionUsage(msgspec.Struct):
 class AssistantMessage(msgspec.Struct):
     content: str
     role: Literal["assistant"] = "assistant"
+    refusal: None = None  # OpenAI's schema requires the key
 
 
 class Choice(msgspec.Struct):

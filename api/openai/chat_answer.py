@@ -13,9 +13,10 @@ _encode = msgspec.json.Encoder().encode
 class ChunkWriter:
     """SSE frames of one completion: same id and created on every chunk, each ending in a blank line."""
 
-    def __init__(self, completion_id: str, model: str) -> None:
+    def __init__(self, completion_id: str, model: str, include_usage: bool = False) -> None:
         self.id = completion_id
         self.model = model
+        self._no_usage = None if include_usage else msgspec.UNSET
         self.created = int(time.time())
 
     def _frame(self, payload: object) -> bytes:
@@ -25,7 +26,11 @@ class ChunkWriter:
         choice = ChunkChoice(delta=delta, finish_reason=finish_reason)
         return self._frame(
             ChatCompletionChunk(
-                id=self.id, created=self.created, model=self.model, choices=[choice]
+                id=self.id,
+                created=self.created,
+                model=self.model,
+                choices=[choice],
+                usage=self._no_usage,
             )
         )
 

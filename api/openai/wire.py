@@ -125,17 +125,21 @@ class ChunkChoice(msgspec.Struct):
 
 
 class ChatCompletionChunk(msgspec.Struct):
+    """`usage` is left out (UNSET) unless the client asked for it with include_usage; then
+    it is null on every chunk but the last."""
+
     id: str
     created: int
     model: str
     choices: list[ChunkChoice]
-    usage: CompletionUsage | None = None
+    usage: CompletionUsage | None | msgspec.UnsetType = msgspec.UNSET
     object: Literal["chat.completion.chunk"] = "chat.completion.chunk"
 
 
 class Model(msgspec.Struct):
     id: str
     owned_by: str
+    supported_endpoint_types: list[str] = msgspec.field(default_factory=list)
     created: int = 0
     object: Literal["model"] = "model"
 

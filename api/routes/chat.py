@@ -21,7 +21,7 @@ from common.logs import request_id
 
 # The body limit is 1 MB, or MAX_UPLOAD_BYTES for a message carrying images (read_chat).
 @post(
-    "/v1/chat/completions",
+    ["/v1/chat/completions", "/chat/completions"],  # clients differ on whether a base has /v1
     status_code=200,
     guards=[require_gateway_key],
     request_max_body_size=None,
@@ -76,7 +76,7 @@ async def chat_completions(
         return Response(completion(f"chatcmpl-{job.id}", job.model, result, base_url))
     job_id = await gateway.submit(job, **submission)
     include_usage = data.stream_options is not None and data.stream_options.include_usage
-    writer = ChunkWriter(f"chatcmpl-{job_id}", job.model)
+    writer = ChunkWriter(f"chatcmpl-{job_id}", job.model, include_usage)
     return Stream(
         chat_stream(gateway, job_id, writer, base_url, include_usage),
         media_type="text/event-stream",

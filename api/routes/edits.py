@@ -21,7 +21,12 @@ from common.schemas import GenerateJob, encode
 
 
 # The body limit is MAX_UPLOAD_BYTES, counted by read_edit_body as the body streams in.
-@post("/v1/images/edits", status_code=200, guards=[require_gateway_key], request_max_body_size=None)
+@post(
+    ["/v1/images/edits", "/images/edits"],
+    status_code=200,
+    guards=[require_gateway_key],
+    request_max_body_size=None,
+)
 async def images_edits(
     request: Request, gateway: NamedDependency[JobClient]
 ) -> Response[ImagesResponse]:

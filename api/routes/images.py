@@ -18,7 +18,9 @@ from common.errors import InvalidRequest
 from common.logs import request_id
 
 
-@post("/v1/images/generations", status_code=200, guards=[require_gateway_key])
+@post(
+    ["/v1/images/generations", "/images/generations"], status_code=200, guards=[require_gateway_key]
+)
 async def images_generations(
     request: Request,
     data: JSONBody[ImageGenerationRequest],

@@ -12,18 +12,23 @@ from common.errors import NotFound
 
 def _models(settings: Settings) -> list[Model]:
     return [
-        Model(id=model.name, owned_by=provider.name)
+        Model(
+            id=model.name,
+            owned_by=provider.name,
+            # New API's convention, which Cherry Studio's painting page filters models by.
+            supported_endpoint_types=["image-generation", *(["image-edit"] if model.edits else [])],
+        )
         for provider in settings.providers
         for model in provider.models
     ]
 
 
-@get("/v1/models", guards=[require_gateway_key])
+@get(["/v1/models", "/models"], guards=[require_gateway_key])
 async def list_models(settings: NamedDependency[Settings]) -> ModelList:
     return ModelList(data=_models(settings))
 
 
-@get("/v1/models/{model_id:path}", guards=[require_gateway_key])
+@get(["/v1/models/{model_id:path}", "/models/{model_id:path}"], guards=[require_gateway_key])
 async def get_model(model_id: FromPath[str], settings: NamedDependency[Settings]) -> Model:
     model_id = model_id.lstrip("/")
     for model in _models(settings):
