@@ -5,6 +5,7 @@ import re
 
 from litestar import Request, Response
 from litestar.exceptions import HTTPException, ValidationException
+from litestar.types import ExceptionHandlersMap
 from redis.exceptions import RedisError
 
 from api.openai.wire import ErrorBody, ErrorDetail
@@ -102,7 +103,7 @@ def _describe(exc: HTTPException) -> tuple[str, str | None]:
     return "the request body is not valid JSON", None
 
 
-EXCEPTION_HANDLERS = {
+EXCEPTION_HANDLERS: ExceptionHandlersMap = {
     ImagegateError: on_gateway_error,
     HTTPException: on_http_exception,
     # redis-py's errors, and the bulk reader's ConnectionError and TimeoutError.

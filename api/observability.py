@@ -5,8 +5,9 @@ import logging
 import re
 import secrets
 import time
+from typing import cast
 
-from litestar.types import ASGIApp, Message, Receive, Scope, Send
+from litestar.types import ASGIApp, HTTPScope, Message, Receive, Scope, Send
 from prometheus_client import CollectorRegistry, Counter, Histogram
 
 from common.logs import request_id
@@ -48,6 +49,7 @@ def observe(app: ASGIApp, metrics: ApiMetrics) -> ASGIApp:
     async def observed(scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             return await app(scope, receive, send)
+        method = cast(HTTPScope, scope)["method"]
         rid = _incoming_id(scope) or secrets.token_hex(8)
         token = request_id.set(rid)
         started = time.perf_counter()
@@ -65,11 +67,11 @@ def observe(app: ASGIApp, metrics: ApiMetrics) -> ASGIApp:
         finally:
             elapsed = time.perf_counter() - started
             route = scope.get("path_template") or "unmatched"
-            metrics.requests.labels(route, scope["method"], str(status)).inc()
+            metrics.requests.labels(route, method, str(status)).inc()
             metrics.duration.labels(route).observe(elapsed)
             log.info(
                 "%s %s %s",
-                scope["method"],
+                method,
                 route,
                 status,
                 extra={"status": status, "duration_ms": round(elapsed * 1000)},

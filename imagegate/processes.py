@@ -147,7 +147,9 @@ async def serve(settings: Settings) -> int:
             else:
                 in_process = embedded.new_client
         worker_redis = (
-            in_process() if in_process else connect(settings.redis_url, command_timeout=None)
+            in_process()
+            if in_process
+            else connect(settings.redis_url or DEFAULT_URL, command_timeout=None)
         )
         worker = create_worker(settings, worker_redis, handle_signals=False)
         worker_task = asyncio.create_task(worker.async_run())

@@ -96,7 +96,7 @@ class RedisProcess:
                     if client.ping():
                         return
                 except redis.ConnectionError:
-                    if self._process.poll() is not None:
+                    if self._process is not None and self._process.poll() is not None:
                         raise RuntimeError(
                             f"redis-server exited with {self._process.returncode}"
                         ) from None

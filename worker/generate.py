@@ -24,7 +24,6 @@ from common.schemas import (
     Failed,
     GenerateJob,
     ImageOptions,
-    JobEvent,
     JobResult,
     Progress,
     StoredImage,
@@ -53,7 +52,7 @@ Settle = Callable[[Pipeline, str], None]
 
 
 class Outcome(NamedTuple):
-    event: JobEvent
+    event: Completed | Failed
     images: tuple[tuple[StoredImage, bytes], ...] = ()  # to store with the result
     store_result: bool = True
 
@@ -221,7 +220,7 @@ async def _store_failed(
             await asyncio.sleep(1)
 
 
-async def _previous_result(services: Services, job_id: str) -> JobEvent | None:
+async def _previous_result(services: Services, job_id: str) -> Completed | None:
     stored = await services.redis.get(keys.job_result(job_id))
     return Completed(decode_result(stored)) if stored else None
 

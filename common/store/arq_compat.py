@@ -7,6 +7,7 @@ answer (imagegate/embedded.py). tests/common/store/test_arq_compat.py fails when
 changes any of it.
 """
 
+from collections.abc import Callable
 from typing import Any
 
 import arq.worker
@@ -90,5 +91,5 @@ def skip_redis_info() -> None:
     arq.worker.log_redis_info = _no_redis_info
 
 
-async def _no_redis_info(*_: object) -> None:
+async def _no_redis_info(redis: object, log_func: Callable[[str], Any]) -> None:
     return None

@@ -11,8 +11,8 @@ of its buffer), nil, an integer, a simple string, an error, or an array of those
 
 import asyncio
 import ssl
-from collections.abc import Awaitable
-from typing import Any
+from collections.abc import Awaitable, Mapping
+from typing import Any, cast
 
 from redis.asyncio.connection import SSLConnection, parse_url
 from redis.exceptions import ConnectionError, ResponseError, TimeoutError
@@ -34,8 +34,8 @@ class _Parser(asyncio.BufferedProtocol):
         self._reply: asyncio.Future | None = None
         self.transport: asyncio.Transport | None = None
 
-    def connection_made(self, transport: asyncio.Transport) -> None:
-        self.transport = transport
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = cast(asyncio.Transport, transport)  # a stream connection's
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.transport = None
@@ -93,6 +93,7 @@ class _Parser(asyncio.BufferedProtocol):
 
     def _end_bulk(self) -> None:
         body, self._body = self._body, None
+        assert body is not None  # only called while a bulk string is being read
         self._item(memoryview(body)[:-2])
 
     def _item(self, value: Reply) -> None:
@@ -182,7 +183,7 @@ async def _checked(reply: Awaitable[Reply]) -> None:
         raise ConnectionError(f"Redis refused the connection setup: {exc}") from None
 
 
-def _tls(options: dict) -> ssl.SSLContext | None:
+def _tls(options: Mapping[str, Any]) -> ssl.SSLContext | None:
     if options.get("connection_class") is not SSLConnection:
         return None
     context = ssl.create_default_context()

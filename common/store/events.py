@@ -18,7 +18,7 @@ from redis.exceptions import RedisError
 
 from common.schemas import JobEvent, decode_event, encode
 from common.store import keys
-from common.store.redis import subscription
+from common.store.redis import queue_script, run_script, subscription
 
 log = logging.getLogger("imagegate.events")
 
@@ -54,23 +54,22 @@ class EventLog:
         Plain EVAL, not a registered script: Redis caches the compiled script either way, and
         redis-py would add a SCRIPT EXISTS round trip to every pipeline holding a registered one.
         """
+        streams = [keys.job_events(job_id), keys.EVENTS_CHANNEL]
         args = (
-            keys.job_events(job_id),
-            keys.EVENTS_CHANNEL,
             encode(event),
             self._ttl_ms,
             MAX_EVENTS,
             job_id,
         )
         if pipe is None:
-            await self._redis.eval(_APPEND, 2, *args)
+            await run_script(self._redis, _APPEND, streams, *args)
         else:
-            pipe.eval(_APPEND, 2, *args)
+            queue_script(pipe, _APPEND, streams, *args)
 
     def announce(self, job_id: str, event: JobEvent, pipe: Pipeline) -> None:
         """Tell the followers of `job_id` about `event` without keeping it: what is left when
         Redis is too full to append (PUBLISH, unlike XADD, is allowed past maxmemory)."""
-        pipe.eval(_ANNOUNCE, 1, keys.EVENTS_CHANNEL, job_id, LAST_ID, encode(event))
+        queue_script(pipe, _ANNOUNCE, [keys.EVENTS_CHANNEL], job_id, LAST_ID, encode(event))
 
 
 _ANNOUNCE = "redis.call('PUBLISH', KEYS[1], ARGV[1] .. ' ' .. ARGV[2] .. ' ' .. ARGV[3])"

@@ -5,6 +5,7 @@ from redis.asyncio import Redis
 from common.errors import IdempotencyKeyReused
 from common.store import keys
 from common.store.keys import digest
+from common.store.redis import run_script
 
 # Delete the claim only if it still names this job: a newer claim must survive.
 _RELEASE = """
@@ -39,4 +40,4 @@ class Claim:
 
 async def release(redis: Redis, key: str, value: str) -> None:
     """Free a claim (its job failed, or was never enqueued), if it is still the holder."""
-    await redis.eval(_RELEASE, 1, key, value)
+    await run_script(redis, _RELEASE, [key], value)

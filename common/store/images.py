@@ -19,6 +19,7 @@ from redis.asyncio.client import Pipeline
 from common.schemas import StoredImage
 from common.store import keys
 from common.store.bulk_reader import BulkReader
+from common.store.redis import reply, run_script
 from worker.upstream.sniff import ImageInfo
 
 # Drop expired entries from the expiry index and their bytes from the total; return the total.
@@ -112,7 +113,7 @@ class ImageStore(Protocol):
     async def close(self) -> None: ...
 
 
-def describe(info: ImageInfo, size: int, ttl_seconds: int, **fields: object) -> StoredImage:
+def describe(info: ImageInfo, size: int, ttl_seconds: int, key: str = "") -> StoredImage:
     """A record with a fresh unguessable id and its expiry (carried in the record: serving then
     needs one command); `ttl_seconds` 0 keeps the image for good."""
     return StoredImage(
@@ -123,7 +124,7 @@ def describe(info: ImageInfo, size: int, ttl_seconds: int, **fields: object) -> 
         height=info.height,
         expires=time.time() + ttl_seconds if ttl_seconds else math.inf,
         size=size,
-        **fields,
+        key=key,
     )
 
 
@@ -135,7 +136,7 @@ def stage_accounting(pipe: Pipeline, meta: StoredImage, size: int) -> None:
 
 async def counted_bytes(redis: Redis) -> int:
     return int(
-        await redis.eval(_CACHED_BYTES, 2, keys.IMAGE_EXPIRIES, keys.IMAGE_BYTES, time.time())
+        await run_script(redis, _CACHED_BYTES, [keys.IMAGE_EXPIRIES, keys.IMAGE_BYTES], time.time())
     )
 
 
@@ -174,7 +175,7 @@ class RedisImageStore:
         if self._reader is not None:
             meta, data = await self._reader.execute("HMGET", keys.image(image_id), "meta", "data")
         else:
-            meta, data = await self._redis.hmget(keys.image(image_id), "meta", "data")
+            meta, data = await reply(self._redis.hmget(keys.image(image_id), ["meta", "data"]))
         if meta is None or data is None:
             return None
         stored = decode_meta(meta)

@@ -11,7 +11,7 @@ from typing import Any, TypeVar, cast
 import msgspec
 from arq.connections import ArqRedis
 from redis.asyncio import BlockingConnectionPool, ConnectionPool, Redis
-from redis.asyncio.client import PubSub
+from redis.asyncio.client import Pipeline, PubSub
 from redis.exceptions import RedisError
 
 log = logging.getLogger("imagegate.redis")
@@ -72,6 +72,12 @@ async def run_script(redis: Redis, script: str, keys: Sequence[str], *args: Scal
     Redis takes numbers and bytes too."""
     evaluate = cast(Callable[..., Awaitable[Any]], redis.eval)
     return await evaluate(script, len(keys), *keys, *args)
+
+
+def queue_script(pipe: Pipeline, script: str, keys: Sequence[str], *args: Scalar) -> None:
+    """EVAL `script` when `pipe` executes (run_script's typing, for a pipeline)."""
+    evaluate = cast(Callable[..., object], pipe.eval)
+    evaluate(script, len(keys), *keys, *args)
 
 
 @contextlib.asynccontextmanager
