@@ -72,10 +72,10 @@ def families(snapshot: dict[bytes, bytes]) -> list[Metric]:
             failovers.add_metric(labels, int(raw_value))
         elif kind == "webhook":
             webhooks.add_metric(labels, int(raw_value))
-    for labels, counts in sorted(buckets.items()):
+    for bucket_labels, counts in sorted(buckets.items()):
         cumulative, total = [], 0
         for bound in (*map(str, DURATION_BUCKETS), "+Inf"):
             total += counts.get(bound, 0)
             cumulative.append((bound, total))
-        jobs.add_metric(list(labels), cumulative, sums.get(labels, 0.0))
+        jobs.add_metric(list(bucket_labels), cumulative, sums.get(bucket_labels, 0.0))
     return [jobs, errors, failovers, webhooks]
