@@ -32,12 +32,14 @@ async def test_each_image_gets_at_most_its_previews_numbered_from_zero():
     )
 
 
-async def test_oversized_or_unrecognisable_previews_are_dropped():
+async def test_unrecognisable_previews_are_dropped_and_oversized_ones_shrunk():
     events = Events()
     report = PreviewRelay(events, "job", 3).report(0)
     await report.preview(b"not an image")
-    await report.preview(PNG + bytes(MAX_PREVIEW_BYTES))
-    assert events.appended == []
+    await report.preview(PNG + bytes(MAX_PREVIEW_BYTES))  # a PNG padded past the cap
+    [(_, preview)] = events.appended
+    assert preview.output_format == "webp" and len(preview.data) < MAX_PREVIEW_BYTES
+    assert (preview.width, preview.height, preview.index) == (32, 16, 0)
 
 
 async def test_no_previews_asked_means_the_adapter_is_told_none():
