@@ -32,7 +32,7 @@ def message(record: logging.LogRecord) -> str:
     return text if len(text) <= MAX_MESSAGE else text[: MAX_MESSAGE - 1] + "…"
 
 
-FIELDS = ("job_id", "provider", "model", "status", "duration_ms", "outcome")
+FIELDS = ("job_id", "provider", "model", "reason", "status", "duration_ms", "outcome")
 
 
 def _error(record: logging.LogRecord) -> tuple[str, list[str]] | None:

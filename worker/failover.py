@@ -160,7 +160,11 @@ class Failover:
             except UpstreamFailure as failure:
                 failure.message = redact(failure.message, secrets_of(provider))
                 log.warning(
-                    "upstream attempt failed",
+                    "key %d of %s failed: %s%s",
+                    index + 1,
+                    provider.name,
+                    failure.reason.value,
+                    f" (HTTP {failure.status})" if failure.status else "",
                     extra={
                         "provider": provider.name,
                         "key_index": index + 1,

@@ -21,6 +21,39 @@ MAX_PARTS = 64
 _BOUNDARY = re.compile(r'boundary="?([^";]+)"?', re.IGNORECASE)
 _AT = re.compile(r" - at `\$\.?([^`]*)`$")
 _MISSING = re.compile(r"^Object missing required field `([^`]+)`")
+_TYPES = {
+    "int": "an integer",
+    "float": "a number",
+    "str": "a string",
+    "bool": "true or false",
+    "object": "an object",
+    "array": "a list",
+    "null": "null",
+}
+# Why a bound exists, where a client may wonder: said after the bound.
+_WHY = {"n": "the most images one request makes"}
+_BOUND = re.compile(r"^Expected `(\w+)`( of length)? ([<>]=?) ([\d.]+)$")
+_WRONG_TYPE = re.compile(r"^Expected `([\w |]+)`, got `(\w+)`$")
+
+
+def plain(field: str, text: str) -> str:
+    """msgspec's wording ("Expected `int` <= 4") in a client's words ("must be at most 4")."""
+    last = field.rsplit(".", 1)[-1]
+    if bound := _BOUND.match(text):
+        kind, length, op, limit = bound.groups()
+        unit = (" characters" if kind == "str" else " items") if length else ""
+        limit_text = limit if op.endswith("=") else f"{'below' if op == '<' else 'above'} {limit}"
+        words = {"<=": "at most", ">=": "at least", "<": "", ">": ""}[op]
+        text = f"must be {words + ' ' if words else ''}{limit_text}{unit}"
+        return text + (f" ({_WHY[last]})" if last in _WHY and op.startswith("<") else "")
+    if wrong := _WRONG_TYPE.match(text):
+        wanted = " or ".join(_TYPES.get(t.strip(), t.strip()) for t in wrong.group(1).split("|"))
+        return f"must be {wanted}, not {_TYPES.get(wrong.group(2), wrong.group(2))}"
+    if text.startswith("Invalid enum value"):
+        return (
+            f"{text.removeprefix('Invalid enum value').strip()} is not one of the accepted values"
+        )
+    return text
 
 
 class Upload(NamedTuple):
@@ -84,7 +117,7 @@ def invalid(message: str) -> InvalidRequest:
         return InvalidRequest(f"{path} is required", param=path, code="missing_field")
     if not path:
         return InvalidRequest("the request body must be a JSON object")
-    return InvalidRequest(f"{path}: {text}", param=path)
+    return InvalidRequest(f"{path} {plain(path, text)}", param=path)
 
 
 async def read_edit_body(request: Request, limit: int) -> EditBody:

@@ -75,3 +75,20 @@ async def test_unknown_routes_and_methods_answer_in_the_openai_shape(client):
 async def test_rejected_requests_enqueue_nothing(client, redis):
     await client.post("/v1/chat/completions", json={"messages": USER, "n": 9}, headers=HEADERS)
     assert await redis.zcard("arq:queue") == 0
+
+
+@pytest.mark.parametrize(
+    ("field", "message"),
+    [
+        ({"n": 5}, "n must be at most 4 (the most images one request makes)"),
+        ({"n": 0}, "n must be at least 1"),
+        ({"n": "many"}, "n must be an integer, not a string"),
+        ({"stream": "sometimes"}, "stream must be true or false, not a string"),
+    ],
+)
+async def test_errors_say_the_limit_in_words_not_the_parsers(client, field, message):
+    response = await client.post(
+        "/v1/chat/completions", json={"messages": USER, **field}, headers=HEADERS
+    )
+    assert response.json()["error"]["message"] == message
+    assert "Expected" not in response.text and "`" not in response.text

@@ -5,6 +5,7 @@ tests/e2e/test_failover.py runs the real processes.
 """
 
 import itertools
+import logging
 
 import httpx
 import pytest
@@ -293,3 +294,12 @@ async def test_keys_in_turn_end_with_the_error_the_caller_words(openai_fake, wor
         await workers().each_key(
             provider, images, notify, order=KeyOrder.IN_TURN, exhausted=exhausted
         )
+
+
+async def test_the_log_line_of_a_failed_attempt_says_why(openai_fake, workers, caplog):
+    server, _ = openai_fake
+    provider = openai_provider(server, "sk-500-a", "sk-500-b")
+    with caplog.at_level(logging.WARNING, "imagegate.failover"), pytest.raises(UpstreamFailed):
+        await generate(workers(), provider)
+    lines = sorted(r.getMessage() for r in caplog.records if r.name == "imagegate.failover")
+    assert lines == [f"key {n} of {provider.name} failed: unavailable (HTTP 500)" for n in (1, 2)]

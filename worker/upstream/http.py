@@ -147,9 +147,25 @@ def transport_errors() -> Iterator[None]:
     except httpx.ReadTimeout as exc:
         raise UpstreamFailure(Reason.TIMEOUT, "the upstream did not answer in time") from exc
     except httpx.TimeoutException as exc:  # connect, write or pool timeout: nothing was made
+        # httpx-aiohttp reports any failed connect as a ConnectTimeout, a refusal included.
+        if _caused_by(exc, ConnectionRefusedError):
+            raise UpstreamFailure(
+                Reason.UNAVAILABLE, "the upstream refused the connection"
+            ) from exc
         raise UpstreamFailure(Reason.UNAVAILABLE, "could not reach the upstream in time") from exc
     except (httpx.TransportError, OSError) as exc:
         raise UpstreamFailure(Reason.UNAVAILABLE, "could not connect to the upstream") from exc
+
+
+def _caused_by(exc: BaseException, kind: type[BaseException]) -> bool:
+    seen: BaseException | None = exc
+    for _ in range(10):  # a cause chain is short; a cycle must not loop
+        if seen is None:
+            return False
+        if isinstance(seen, kind):
+            return True
+        seen = seen.__cause__ or seen.__context__
+    return False
 
 
 def retry_after(headers: httpx.Headers) -> float | None:

@@ -168,3 +168,16 @@ def test_redaction_strips_every_address_and_port():
     for secret in ("10.1.2.3", "6379", "internal-render", "8080", "fd00", "fe80", "9000", "6380"):
         assert secret not in text
     assert "1024x1024" in text and "12:30:45" in text and "16:9" in text
+
+
+async def test_a_refused_connection_is_not_reported_as_a_timeout():
+    from httpx_aiohttp import AiohttpTransport
+
+    from imagegate.redis_server import free_port
+    from worker.upstream.http import Reason, UpstreamFailure, transport_errors
+
+    async with httpx.AsyncClient(transport=AiohttpTransport()) as client:
+        with pytest.raises(UpstreamFailure) as raised, transport_errors():
+            await client.post(f"http://127.0.0.1:{free_port()}/v1/images/generations", json={})
+    assert raised.value.reason is Reason.UNAVAILABLE
+    assert raised.value.message == "the upstream refused the connection"
