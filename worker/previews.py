@@ -35,9 +35,10 @@ class PreviewRelay:
         if index >= self._limit or info is None:
             return
         if len(data) > MAX_PREVIEW_BYTES:
-            data, info = await asyncio.to_thread(reencode, data, "webp", PREVIEW_QUALITY)
+            data, shrunk = await asyncio.to_thread(reencode, data, "webp", PREVIEW_QUALITY)
             if len(data) > MAX_PREVIEW_BYTES:
                 return
+            info = shrunk
         self._sent[image] = index + 1
         preview = Preview(
             data=data,

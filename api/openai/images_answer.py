@@ -49,7 +49,7 @@ async def _bytes(images: ImageStore, image: StoredImage) -> bytes:
     cached = await images.get(image.id)
     if cached is None:  # only when IMAGE_EXPIRATION is shorter than the time it took to answer
         raise NotFound("the image expired before it could be sent; IMAGE_EXPIRATION is too short")
-    return cached.data
+    return cached.data if isinstance(cached.data, bytes) else bytes(cached.data)
 
 
 async def _b64(images: ImageStore, image: StoredImage) -> str:
