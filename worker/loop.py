@@ -22,7 +22,7 @@ from redis.exceptions import RedisError
 from common.errors import ImagegateError
 from common.schemas import Failed
 from common.store import keys
-from common.store.arq_compat import bookkeeping_keys, lease_key
+from common.store.arq_compat import bookkeeping_keys, lease_key, quiet_job_arguments
 from common.store.jobs import error_json
 from common.store.redis import reply, subscription, wait_until_reachable
 from worker.pickup import pick_up_due
@@ -45,6 +45,7 @@ class ImageWorker(Worker):
 
     def __init__(self, *args, lease_seconds: int = 30, **kwargs) -> None:
         super().__init__(*args, poll_delay=0, **kwargs)
+        quiet_job_arguments()
         self.lease_seconds = lease_seconds
         self.worker_id = f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(3)}"
         self._wake = asyncio.Event()

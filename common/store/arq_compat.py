@@ -2,12 +2,13 @@
 
 The api writes arq's job records itself (api/jobs/admit.py, in one script with its limits), the
 worker picks jobs up with its own script (worker/pickup.py) and overrides some of `Worker`'s
-methods (worker/loop.py), and `imagegate serve` silences a start-up log line fakeredis cannot
+methods (worker/loop.py) and keeps arq from writing out job arguments, and `imagegate serve`
+silences a start-up log line fakeredis cannot
 answer (imagegate/embedded.py). tests/common/store/test_arq_compat.py fails when an arq release
 changes any of it.
 """
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import arq.worker
@@ -84,6 +85,17 @@ def job_record(function: str, args: tuple[Any, ...], enqueued_ms: int) -> bytes:
 def worker_kwargs(settings_class: type, **overrides: Any) -> dict[str, Any]:
     """Worker's arguments from a WorkerSettings class (arq's own get_kwargs), then `overrides`."""
     return {**get_kwargs(settings_class), **overrides}
+
+
+def quiet_job_arguments() -> None:
+    """Stop arq's Worker from building repr() of every job's arguments for its start-up log
+    line, which it does at any log level: the payload holds prompts and uploaded images (a 4 MB
+    edit cost the worker 30 ms of CPU in that repr alone), and neither belongs in a log."""
+    arq.worker.args_to_string = _argument_count
+
+
+def _argument_count(args: Sequence[Any], kwargs: dict[str, Any]) -> str:
+    return f"{len(args) + len(kwargs)} arguments"
 
 
 def skip_redis_info() -> None:

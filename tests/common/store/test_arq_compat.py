@@ -71,3 +71,11 @@ def test_every_worker_setting_reaches_the_worker():
     """get_kwargs silently drops what Worker does not take: a misspelt setting would vanish."""
     settings = {name for name in vars(WorkerSettings) if not name.startswith("_")}
     assert set(arq_compat.worker_kwargs(WorkerSettings)) == settings
+
+
+def test_job_arguments_are_never_written_out():
+    assert hasattr(arq.worker, "args_to_string"), "arq's Worker no longer formats job arguments"
+    arq_compat.quiet_job_arguments()
+    text = arq.worker.args_to_string((b"a secret prompt " * 1000,), {})
+    assert "secret" not in text
+    assert text == "1 arguments"
