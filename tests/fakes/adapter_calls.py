@@ -13,7 +13,7 @@ from worker.providers.base import Upstream, UpstreamRequest
 from worker.upstream.http import UpstreamFailure
 
 
-class FakeUpstream(NamedTuple):
+class AdapterTarget(NamedTuple):
     """The fake an adapter test module runs against (tests/worker/providers/conftest.py)."""
 
     kind: str

@@ -10,8 +10,7 @@ from typing import Any
 from aiohttp import web
 
 from tests.fakes.jpeg import solid_jpeg
-from tests.fakes.payloads import CLOUDFLARE_CHALLENGE_HTML
-from tests.fakes.scenarios import FakeUpstream, bearer_key, json_object
+from tests.fakes.scenarios import FakeUpstream, bearer_key, challenge_page, json_object
 from tests.fakes.server import FakeServer
 
 FLUX = "@cf/black-forest-labs/flux-1-schnell"
@@ -86,9 +85,7 @@ class CloudflareFake(FakeUpstream):
             return envelope_error(400, 5004, "Invalid data type for input: expected a JSON object")
         scenario = self.scenario(pair, str(body.get("prompt", "")))
         if scenario == "challenge":
-            return web.Response(
-                status=403, text=CLOUDFLARE_CHALLENGE_HTML, content_type="text/html"
-            )
+            return challenge_page()
         if scenario in ERRORS:
             return envelope_error(*ERRORS[scenario])
         model = request.match_info["model"]

@@ -6,8 +6,13 @@ from typing import Any
 
 from aiohttp import web
 
-from tests.fakes.payloads import CLOUDFLARE_CHALLENGE_HTML
-from tests.fakes.scenarios import URL_SCENARIOS, FakeUpstream, bearer_key, json_object
+from tests.fakes.scenarios import (
+    URL_SCENARIOS,
+    FakeUpstream,
+    bearer_key,
+    challenge_page,
+    json_object,
+)
 from tests.fakes.server import FakeServer
 
 GENERATE = "/api/v1/generate_image"
@@ -45,9 +50,7 @@ class ExacgFake(FakeUpstream):
             return failure(400, "Invalid JSON")
         scenario = self.scenario(key, str(body.get("prompt", "")))
         if scenario == "challenge":
-            return web.Response(
-                status=403, text=CLOUDFLARE_CHALLENGE_HTML, content_type="text/html"
-            )
+            return challenge_page()
         if scenario in ERRORS:
             return failure(*ERRORS[scenario])
         if problem := check(body):

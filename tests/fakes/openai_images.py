@@ -22,7 +22,8 @@ from tests.fakes.openai_validation import (
     response_headers,
     validate,
 )
-from tests.fakes.payloads import CLOUDFLARE_CHALLENGE_HTML, ImageMaker, Kind
+from tests.fakes.payloads import ImageMaker, Kind
+from tests.fakes.scenarios import challenge_page
 from tests.fakes.server import FakeServer
 
 GENERATIONS = "/v1/images/generations"
@@ -103,12 +104,7 @@ def scenario_response(name: str, model: str) -> web.Response:
     if name == "model_not_found":
         return model_not_found(model)
     if name == "cloudflare_challenge":
-        return web.Response(
-            status=403,
-            text=CLOUDFLARE_CHALLENGE_HTML,
-            content_type="text/html",
-            headers={"server": "cloudflare", "cf-ray": "8f0c0ffee0000000-LHR"},
-        )
+        return challenge_page(**{"server": "cloudflare", "cf-ray": "8f0c0ffee0000000-LHR"})
     status, type_, code, message, headers = ERRORS[name]
     return openai_error(status, message, type_, None, code, headers)
 

@@ -14,7 +14,7 @@ from urllib.parse import urlencode
 
 from aiohttp import web
 
-from tests.fakes.payloads import ImageMaker, huge_png
+from tests.fakes.payloads import CLOUDFLARE_CHALLENGE_HTML, ImageMaker, huge_png
 
 MAGIC = re.compile(r"__([a-z0-9_]+)__")
 SLOW = re.compile(r"__slow:(\d+(?:\.\d+)?)__")
@@ -90,6 +90,13 @@ class FakeUpstream:
         hops, name = int(request.match_info["hops"]), request.match_info["name"]
         target = f"/redirect/{hops - 1}/{name}" if hops > 1 else f"/files/{name}"
         raise web.HTTPFound(target)
+
+
+def challenge_page(**headers: str) -> web.Response:
+    """The bot-challenge page a CDN answers in front of any upstream's API (scenario `__cf__`)."""
+    return web.Response(
+        status=403, text=CLOUDFLARE_CHALLENGE_HTML, content_type="text/html", headers=headers
+    )
 
 
 def bearer_key(request: web.Request) -> str | None:

@@ -1,6 +1,6 @@
 """The fixtures every adapter test uses, from the `FAKE` its module declares:
 
-    FAKE = FakeUpstream("exacg", partial(start_exacg, valid_keys=[KEY]), options={...})
+    FAKE = AdapterTarget("exacg", partial(start_exacg, valid_keys=[KEY]), options={...})
 
 `upstream` is the fake (its server and state), started once per module; `spec` is a provider
 of that kind pointing at it, with the server's request log cleared for each test.
@@ -12,13 +12,13 @@ from typing import Any
 import pytest
 
 from common.config.types import ProviderSpec
-from tests.fakes.adapter_calls import FakeUpstream, provider
+from tests.fakes.adapter_calls import AdapterTarget, provider
 from tests.fakes.server import FakeServer
 
 
-def _declared(request: pytest.FixtureRequest) -> FakeUpstream:
+def _declared(request: pytest.FixtureRequest) -> AdapterTarget:
     fake = getattr(request.module, "FAKE", None)
-    if not isinstance(fake, FakeUpstream):
+    if not isinstance(fake, AdapterTarget):
         pytest.fail(f"{request.module.__name__} uses `upstream` but declares no FAKE")
     return fake
 

@@ -5,13 +5,13 @@ from functools import partial
 import pytest
 
 from tests.fakes.a1111 import TXT2IMG, start_a1111
-from tests.fakes.adapter_calls import FakeUpstream, call, failure, image_request, provider
+from tests.fakes.adapter_calls import AdapterTarget, call, failure, image_request, provider
 from worker.upstream.http import Reason
 
 CREDENTIALS = "artist:s3cret-pass"
 
 
-FAKE = FakeUpstream(
+FAKE = AdapterTarget(
     "a1111",
     partial(start_a1111, credentials=CREDENTIALS),
     options={"sampler": "DPM++ 2M Karras"},

@@ -4,7 +4,7 @@ from functools import partial
 
 import pytest
 
-from tests.fakes.adapter_calls import FakeUpstream, call, failure, image_request
+from tests.fakes.adapter_calls import AdapterTarget, call, failure, image_request
 from tests.fakes.chat_gateway import COMPLETIONS, start_chat_gateway
 from worker.upstream.http import Reason
 from worker.upstream.sniff import sniff
@@ -12,7 +12,7 @@ from worker.upstream.sniff import sniff
 KEY = "sk-chat-gateway"
 
 
-FAKE = FakeUpstream("chat", partial(start_chat_gateway, valid_keys=[KEY]), path="/v1")
+FAKE = AdapterTarget("chat", partial(start_chat_gateway, valid_keys=[KEY]), path="/v1")
 
 
 async def test_the_prompt_goes_as_the_user_message_with_the_ratio(spec, upstream):

@@ -4,7 +4,7 @@ from functools import partial
 
 import pytest
 
-from tests.fakes.adapter_calls import FakeUpstream, call, failure, image_request
+from tests.fakes.adapter_calls import AdapterTarget, call, failure, image_request
 from tests.fakes.cloudflare import FLUX, FLUX_SIZE, SDXL, start_cloudflare
 from worker.upstream.http import Reason
 from worker.upstream.sniff import sniff
@@ -13,7 +13,7 @@ ACCOUNT, TOKEN = "0123abcd0123abcd0123abcd0123abcd", "cf-token-good-0001"
 OTHER_ACCOUNT, OTHER_TOKEN = "fedc4321fedc4321fedc4321fedc4321", "cf-token-other-0002"
 
 
-FAKE = FakeUpstream(
+FAKE = AdapterTarget(
     "cloudflare",
     partial(start_cloudflare, valid_keys=[f"{ACCOUNT}:{TOKEN}", f"{OTHER_ACCOUNT}:{OTHER_TOKEN}"]),
     path="/client/v4",

@@ -4,14 +4,14 @@ from functools import partial
 
 import pytest
 
-from tests.fakes.adapter_calls import FakeUpstream, call, failure, image_request, provider
+from tests.fakes.adapter_calls import AdapterTarget, call, failure, image_request, provider
 from tests.fakes.exacg import GENERATE, start_exacg
 from worker.upstream.http import Reason
 
 KEY = "exacg-key-good"
 
 
-FAKE = FakeUpstream("exacg", partial(start_exacg, valid_keys=[KEY]), options={"model_index": 5})
+FAKE = AdapterTarget("exacg", partial(start_exacg, valid_keys=[KEY]), options={"model_index": 5})
 
 
 async def test_z_image_gets_steps_8_cfg_7_and_the_size_asked(spec, upstream):

@@ -7,7 +7,7 @@ import pytest
 from msgspec.structs import replace
 
 from common.schemas import ImageOptions
-from tests.fakes.adapter_calls import FakeUpstream, call, failure, image_request
+from tests.fakes.adapter_calls import AdapterTarget, call, failure, image_request
 from tests.fakes.openai_images import GENERATIONS, start_openai_images
 from worker.providers import ADAPTERS
 from worker.providers.base import Report, Upstream
@@ -16,7 +16,7 @@ from worker.upstream.http import Reason, UpstreamFailure
 KEY = "sk-openai-good"
 
 
-FAKE = FakeUpstream("openai", partial(start_openai_images, valid_keys=[KEY]), path="/v1")
+FAKE = AdapterTarget("openai", partial(start_openai_images, valid_keys=[KEY]), path="/v1")
 
 
 def quality_request(model: str, quality: str, style: str | None = None, size: int = 1024):

@@ -5,14 +5,14 @@ from functools import partial
 import pytest
 
 from common.config.kinds import model_spec
-from tests.fakes.adapter_calls import FakeUpstream, call, failure, image_request, provider
+from tests.fakes.adapter_calls import AdapterTarget, call, failure, image_request, provider
 from tests.fakes.siliconflow import FLUX, GENERATIONS, KOLORS, QWEN, start_siliconflow
 from worker.upstream.http import Reason
 
 KEY = "sk-sf-good"
 
 
-FAKE = FakeUpstream(
+FAKE = AdapterTarget(
     "siliconflow",
     partial(start_siliconflow, valid_keys=[KEY], key_behaviour={"sk-sf-forbidden": "forbidden"}),
     path="/v1",
