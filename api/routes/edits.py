@@ -4,6 +4,7 @@ import hashlib
 
 from litestar import Request, Response, post
 from litestar.di import NamedDependency
+from litestar.response import Stream
 from msgspec.structs import replace
 
 from api.auth import require_gateway_key
@@ -12,7 +13,8 @@ from api.jobs.build import build_job, resolve_model
 from api.jobs.inputs import Inputs
 from api.jobs.uploads import read_edit_body
 from api.jobs.wait import JobClient
-from api.openai.images_answer import images_response
+from api.openai.images_answer import images_response, images_stream
+from api.openai.sse import SSE_HEADERS
 from api.openai.wire import ImagesResponse
 from api.urls import public_base_url
 from common.errors import InvalidRequest
@@ -29,14 +31,10 @@ from common.schemas import GenerateJob, encode
 )
 async def images_edits(
     request: Request, gateway: NamedDependency[JobClient]
-) -> Response[ImagesResponse]:
+) -> Stream | Response[ImagesResponse]:
     settings = gateway.settings
     body = await read_edit_body(request, settings.max_upload_bytes)
     data = body.fields
-    if data.stream:
-        raise InvalidRequest(
-            "streaming is not supported on this route; send stream: false", param="stream"
-        )
     if not data.prompt.strip():
         raise InvalidRequest(
             "prompt is required: describe the change to make", param="prompt", code="missing_field"
@@ -50,8 +48,9 @@ async def images_edits(
         data.prompt,
         settings,
         request_id=request_id.get() or "",
-        stream=False,
+        stream=data.stream,
         enhance_default=settings.enhance_images_api,
+        previews=data.partial_images if data.stream else 0,
     )
     job = replace(job, images=images, mask=mask, input_fidelity=data.input_fidelity)
     identity = fingerprint(job)
@@ -63,17 +62,24 @@ async def images_edits(
         route="edits",
         webhook_url=data.webhook_url,
         response_format=response_format,
+        stream=data.stream,
         body=identity,
     )
     if isinstance(tracked, Response):
         return tracked
-    result = await gateway.run(
-        tracked,
-        request,
-        caller=request.state.caller,
-        idempotency_key=request.headers.get("idempotency-key"),
-        body=identity,
-    )
+    submission = {
+        "caller": request.state.caller,
+        "idempotency_key": request.headers.get("idempotency-key"),
+        "body": identity,
+    }
+    if data.stream:
+        job_id = await gateway.submit(tracked, **submission)
+        return Stream(
+            images_stream(gateway, job_id, tracked, prefix="image_edit"),
+            media_type="text/event-stream",
+            headers=SSE_HEADERS,
+        )
+    result = await gateway.run(tracked, request, **submission)
     return Response(await images_response(result, gateway.images, base_url, response_format))
 
 

@@ -298,3 +298,19 @@ def test_chat_image_to_a_model_that_cannot_edit_is_refused(start_gateway, openai
             model="dall-e-3", messages=_chat_with_image("x", data_uri)
         )
     assert refused.value.code == "edits_not_supported"
+
+
+def test_sdk_streamed_edit_ends_with_one_image_edit_completed_event(gateway):
+    events = list(
+        gateway.client().images.edit(
+            model="placeholder",
+            image=("a.png", png(128, 96), "image/png"),
+            prompt="make it night",
+            stream=True,
+            partial_images=2,
+        )
+    )
+    [done] = events  # the placeholder makes no previews
+    assert done.type == "image_edit.completed"
+    image = pixels(base64.b64decode(done.b64_json))
+    assert image.size == (128, 96) and image.getpixel((2, 2)) == RED

@@ -107,3 +107,22 @@ def test_a_url_answer_serves_the_edited_bytes(gateway, fakes):
         model="sd", image=("a.png", solid_png(64, 64, (1, 2, 3)), "image/png"), prompt="x"
     )
     assert httpx.get(answer.data[0].url).content == fake.produced[-1]
+
+
+def test_a1111_img2img_streams_its_live_previews_as_image_edit_events(gateway, fakes):
+    server, fake = fakes["a1111"]
+    server.clear()
+    events = list(
+        gateway.client().images.edit(
+            model="sd",
+            image=("a.png", solid_png(256, 256, (9, 9, 9)), "image/png"),
+            prompt="make it night",
+            stream=True,
+            partial_images=2,
+        )
+    )
+    types = [event.type for event in events]
+    assert types == ["image_edit.partial_image"] * 2 + ["image_edit.completed"]
+    assert base64.b64decode(events[-1].b64_json) == fake.produced[-1]
+    [body] = server.json_bodies(IMG2IMG)
+    assert body["force_task_id"] and body["init_images"]
