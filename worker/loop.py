@@ -23,6 +23,7 @@ from common.errors import ImagegateError
 from common.schemas import Failed
 from common.store import keys
 from common.store.arq_compat import bookkeeping_keys, lease_key, quiet_job_arguments
+from common.store.images import counted_bytes
 from common.store.jobs import error_json
 from common.store.redis import reply, subscription, wait_until_reachable
 from worker.pickup import pick_up_due
@@ -174,6 +175,9 @@ class ImageWorker(Worker):
                 # What the api subtracts from the queue to count jobs waiting to start.
                 pipe.hset(keys.WORKER_LOAD, self.worker_id, str(len(self.tasks)))
                 await pipe.execute()
+            # The expiry index and the cached-bytes total lose expired images here, so neither
+            # grows for want of a /metrics scrape.
+            await counted_bytes(self.pool)
             self._last_beat = now
         if now - self._last_renewal >= self.lease_seconds / 3:
             await self._renew_leases()

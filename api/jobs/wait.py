@@ -2,6 +2,7 @@
 
 import asyncio
 import contextlib
+import math
 from collections.abc import AsyncIterator, Awaitable
 
 from arq.connections import ArqRedis
@@ -20,6 +21,8 @@ from common.store.images import ImageStore
 from common.store.jobs import JobStore
 
 REDIS_RETRY_AFTER = 5
+# How often a quiet wait makes sure its job still exists in Redis.
+VANISH_CHECK = 2.0
 
 
 class JobClient:
@@ -129,16 +132,36 @@ async def job_events(
     long passes without an event (a stream's keep-alive)."""
     loop = asyncio.get_running_loop()
     deadline = loop.time() + timeout
+    quiet_since = checked = loop.time()
     while (remaining := deadline - loop.time()) > 0:
-        event = await follower.next(min(ping_every or remaining, remaining))
+        now = loop.time()
+        until_check = checked + VANISH_CHECK - now
+        until_ping = quiet_since + ping_every - now if ping_every is not None else math.inf
+        wait = max(min(remaining, until_check, until_ping), 0.0)
+        event = await follower.next(wait)
         if event is None:
-            if ping_every is not None and deadline > loop.time():
+            now = loop.time()
+            if wait >= until_check or now - checked >= VANISH_CHECK:
+                checked = now
+                if await follower.vanished(job_id):
+                    yield Failed(vanished(job_id).info())
+                    return
+            if wait >= until_ping and deadline > now:
+                quiet_since = now
                 yield None
             continue
+        quiet_since = loop.time()
         yield event
         if isinstance(event, (Completed, Failed)):
             return
     yield Failed(timed_out(job_id, timeout).info())
+
+
+def vanished(job_id: str) -> ServiceUnavailable:
+    return ServiceUnavailable(
+        f"job {job_id} was lost with Redis's data (a restart?) before it finished; send it again",
+        retry_after=1,
+    )
 
 
 async def _unless_client_leaves(

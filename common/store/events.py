@@ -18,6 +18,7 @@ from redis.exceptions import RedisError
 
 from common.schemas import JobEvent, decode_event, encode
 from common.store import keys
+from common.store.arq_compat import job_key, lease_key
 from common.store.redis import queue_script, run_script, subscription
 
 log = logging.getLogger("imagegate.events")
@@ -89,6 +90,18 @@ class Follower:
 
     def deliver(self, stream_id: StreamId, payload: bytes) -> None:
         self._inbox.put_nowait((stream_id, payload))
+
+    async def vanished(self, job_id: str) -> bool:
+        """Whether nothing of the job is left in Redis (no record, lease, result or event):
+        its state went with Redis's data (a restart without persistence, a flush), so no
+        event will ever come. False when Redis cannot say."""
+        try:
+            left = await self._redis.exists(
+                self._key, job_key(job_id), lease_key(job_id), keys.job_result(job_id)
+            )
+        except (RedisError, OSError):
+            return False
+        return left == 0
 
     def resync(self) -> None:
         """Read the stream again from the last event seen (announcements may have been missed)."""

@@ -2,10 +2,12 @@
 
 import asyncio
 import signal
+import threading
 import time
 
 import httpx
 import pytest
+import redis
 
 from imagegate.redis_server import RedisProcess
 from tests.e2e.test_chat_completions import image_urls, openai_env
@@ -131,3 +133,55 @@ def test_image_and_metrics_answer_503_while_redis_is_down(own_redis, openai_upst
         # The restarted Redis lost its data: the image is gone, said as a JSON 404.
         assert httpx.get(image, timeout=10).json()["error"]["code"] == "not_found"
         assert httpx.get(f"{gateway.url}/metrics", timeout=10).status_code == 200
+
+
+def test_the_workers_trim_the_expiry_index_without_a_scrape(own_redis, openai_upstream):
+    server, _ = openai_upstream
+    with Gateway(own_redis.url, {**openai_env(server.url), "IMAGE_EXPIRATION": "1"}).start() as gw:
+        gw.client().images.generate(model="flux-dev", prompt="a mill")
+        client = redis.Redis.from_url(own_redis.url)
+        assert client.zcard("imagegate:image-expiries") == 1
+        deadline = time.monotonic() + 30
+        while client.zcard("imagegate:image-expiries") and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert client.zcard("imagegate:image-expiries") == 0  # no /metrics was asked for
+        assert int(client.get("imagegate:image-bytes")) == 0
+
+
+def test_a_queued_job_lost_with_redis_data_fails_its_client_fast(own_redis, openai_upstream):
+    server, _ = openai_upstream
+    server.clear()
+    env = {**openai_env(server.url), "REQUEST_TIMEOUT": "100", "WORKER_CONCURRENCY": "1"}
+    with Gateway(own_redis.url, env).start() as gateway:
+        answers: dict[str, httpx.Response] = {}
+
+        def ask(prompt: str) -> threading.Thread:
+            def run() -> None:
+                answers[prompt] = httpx.post(
+                    f"{gateway.url}{CHAT}",
+                    json=request(prompt),
+                    headers=gateway.headers(),
+                    timeout=110,
+                )
+
+            thread = threading.Thread(target=run)
+            thread.start()
+            return thread
+
+        busy = ask("a mill __slow:8__")  # holds the only slot
+        deadline = time.monotonic() + 20
+        while not upstream_calls(server) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        queued = ask("a barn")
+        client = redis.Redis.from_url(own_redis.url)
+        while client.zcard("arq:queue") < 2 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert client.zcard("arq:queue") == 2
+        own_redis.kill()
+        own_redis.start()  # an empty Redis on the same port: the queued job is gone
+        queued.join(30)  # far inside REQUEST_TIMEOUT
+        assert "a barn" in answers, "the client still waits for a job that no longer exists"
+        lost = answers["a barn"]
+        assert lost.status_code == 503 and "was lost" in lost.json()["error"]["message"]
+        assert "retry-after" in lost.headers
+        busy.join(30)
