@@ -121,7 +121,7 @@ def usage_body(usage: ImageUsage | None) -> ImagesUsage | None:
 
 
 def images_response(
-    result: JobResult, base_url: str, response_format: str, data: Mapping[str, bytes]
+    result: JobResult, base_url: str, response_format: str, data: Mapping[str, bytes | memoryview]
 ) -> ImagesResponse:
     """`response_format` `url`, `b64_json`, or `both` (each item carries both); `data` holds
     each image's bytes by id unless it is `url`."""
@@ -154,7 +154,7 @@ def needs_bytes(spec: AnswerSpec) -> bool:
 
 
 def answer(
-    spec: AnswerSpec, job_id: str, result: JobResult, data: Mapping[str, bytes]
+    spec: AnswerSpec, job_id: str, result: JobResult, data: Mapping[str, bytes | memoryview]
 ) -> ChatCompletion | ImagesResponse:
     """The route's normal 200 body for this job."""
     if spec.route == "chat":

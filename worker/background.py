@@ -10,7 +10,7 @@ import msgspec
 from redis.asyncio.client import Pipeline
 
 from common.answers import answer, needs_bytes
-from common.schemas import Completed, GenerateJob, JobEvent, JobResult
+from common.schemas import Completed, Failed, GenerateJob, JobEvent, JobResult
 from common.store.jobs import JobMeta, error_json
 from worker.services import Services
 
@@ -57,11 +57,11 @@ async def unless_cancelled(work: Awaitable[T], cancelled: asyncio.Event) -> T | 
 
 async def image_bytes(
     services: Services, job: GenerateJob, result: JobResult, made: dict[str, bytes]
-) -> dict[str, bytes]:
+) -> dict[str, bytes | memoryview]:
     """The bytes the stored answer inlines (b64_json): those just made, else from the store."""
     if job.answer is None or not needs_bytes(job.answer):
         return {}
-    found = dict(made)
+    found: dict[str, bytes | memoryview] = dict(made)
     for image in result.images:
         if image.id not in found and (cached := await services.store.get(image.id)):
             found[image.id] = cached.data
@@ -74,11 +74,11 @@ def end(
     job: GenerateJob,
     meta: JobMeta,
     event: JobEvent,
-    data: dict[str, bytes],
+    data: dict[str, bytes | memoryview],
 ) -> None:
     """Add the job's end to `pipe`: succeeded with the route's answer, or failed."""
     if isinstance(event, Completed) and job.answer is not None:
         body = _encode(answer(job.answer, job.id, event.result, data))
         services.jobs.end(meta, "succeeded", event, result=body, pipe=pipe)
-    else:
+    elif isinstance(event, Failed):
         services.jobs.end(meta, "failed", event, error=error_json(event.error), pipe=pipe)

@@ -9,12 +9,14 @@ same for every attempt.
 
 import datetime
 import logging
+from typing import cast
 
 import httpx
 import msgspec
+from arq.connections import ArqRedis
 from standardwebhooks.webhooks import Webhook
 
-from common.addresses import origin, resolves_public
+from common.net import origin, public_or_unresolved
 from common.store import keys, metrics
 from worker.services import Services
 
@@ -30,11 +32,12 @@ async def deliver_webhook(ctx: dict, job_id: str, attempt: int) -> None:
     services: Services = ctx["services"]
     settings = services.settings
     record = await services.jobs.load(job_id)
-    if record is None or not record.meta.webhook_url or not settings.webhook_secret:
+    secret = settings.webhook_secret
+    if record is None or not record.meta.webhook_url or not secret:
         return  # the job expired, or the gateway no longer signs: nothing to send
     url = record.meta.webhook_url
     body = _encode(record.view(record.meta.base_url)).decode()
-    outcome = await _attempt(services, url, f"msg_{job_id}", body)
+    outcome = await _attempt(services, secret, url, f"msg_{job_id}", body)
     if outcome == "retry" and attempt >= settings.webhook_max_attempts:
         outcome = "gave_up"
     log.info(
@@ -46,7 +49,8 @@ async def deliver_webhook(ctx: dict, job_id: str, attempt: int) -> None:
         await pipe.execute()
     if outcome == "retry":
         delay = BACKOFF[min(attempt, len(BACKOFF)) - 1] * settings.webhook_backoff_scale
-        await services.redis.enqueue_job(
+        # The worker's client is arq's (ctx["redis"]), with imagegate's serializer.
+        await cast(ArqRedis, services.redis).enqueue_job(
             "deliver_webhook",
             job_id,
             attempt + 1,
@@ -55,13 +59,13 @@ async def deliver_webhook(ctx: dict, job_id: str, attempt: int) -> None:
         )
 
 
-async def _attempt(services: Services, url: str, message_id: str, body: str) -> str:
+async def _attempt(services: Services, secret: str, url: str, message_id: str, body: str) -> str:
     """One POST: "delivered", "failed" (not worth retrying) or "retry"."""
     allowed = await _allowed(url, services.settings.webhook_allow_hosts)
     if allowed is not True:
         return "failed" if allowed is False else "retry"
     timestamp = datetime.datetime.now(tz=datetime.UTC)
-    signature = Webhook(services.settings.webhook_secret).sign(message_id, timestamp, body)
+    signature = Webhook(secret).sign(message_id, timestamp, body)
     headers = {
         "content-type": "application/json",
         "webhook-id": message_id,
@@ -90,7 +94,4 @@ async def _allowed(url: str, allow_hosts: tuple[str, ...]) -> bool | None:
         return False
     if host in allow_hosts:
         return True
-    try:
-        return await resolves_public(host, port)
-    except OSError:
-        return None
+    return await public_or_unresolved(host, port)

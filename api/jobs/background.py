@@ -16,9 +16,9 @@ from redis.exceptions import RedisError
 from api.errors import JobFailed
 from api.jobs.wait import REDIS_RETRY_AFTER, JobClient
 from api.urls import public_base_url
-from common.addresses import origin, resolves_public
 from common.config.types import Settings
 from common.errors import IdempotencyKeyReused, InvalidRequest, ServiceUnavailable
+from common.net import origin, public_or_unresolved
 from common.schemas import AnswerSpec, Completed, Failed, GenerateJob
 from common.store.events import Follower
 from common.store.jobs import LIVE_SECONDS, JobMeta, Record
@@ -74,12 +74,9 @@ async def check_webhook(url: str, settings: Settings) -> None:
         raise InvalidRequest("webhook_url must be an http(s) URL", param="webhook_url")
     if host in settings.webhook_allow_hosts:
         return
-    try:
-        public = await resolves_public(host, port)
-    except OSError:
-        raise InvalidRequest(
-            "the host of webhook_url does not resolve", param="webhook_url"
-        ) from None
+    public = await public_or_unresolved(host, port)
+    if public is None:
+        raise InvalidRequest("the host of webhook_url does not resolve", param="webhook_url")
     if not public:
         raise InvalidRequest(
             "webhook_url points to a private, loopback or link-local address; refused "

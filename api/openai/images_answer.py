@@ -45,7 +45,7 @@ async def images_response(
     return answers.images_response(result, base_url, response_format, data)
 
 
-async def _bytes(images: ImageStore, image: StoredImage) -> bytes:
+async def _bytes(images: ImageStore, image: StoredImage) -> bytes | memoryview:
     cached = await images.get(image.id)
     if cached is None:  # only when IMAGE_EXPIRATION is shorter than the time it took to answer
         raise NotFound("the image expired before it could be sent; IMAGE_EXPIRATION is too short")

@@ -9,6 +9,7 @@ the same step, so neither can be lost between two writes.
 """
 
 import time
+from typing import Any
 
 import msgspec
 from redis.asyncio import Redis
@@ -19,6 +20,7 @@ from common.schemas import JobEvent, encode
 from common.store import keys
 from common.store.arq_compat import LEASE_PREFIX, job_key, job_record, lease_key, now_ms
 from common.store.events import MAX_EVENTS
+from common.store.redis import reply, run_script
 
 # How long a job not yet ended is kept, and how long its queue entry waits for a worker:
 # background jobs are never dropped for having waited (synchronous ones expire instead).
@@ -175,7 +177,7 @@ class JobStore:
 
     async def load(self, job_id: str, owner: str | None = None) -> Record | None:
         """The record, or None when it does not exist or `owner` did not make it."""
-        fields = await self._redis.hgetall(keys.background_job(job_id))
+        fields = await reply(self._redis.hgetall(keys.background_job(job_id)))
         record = _record(fields)
         if record is None or (owner is not None and record.meta.owner != owner):
             return None
@@ -183,8 +185,8 @@ class JobStore:
 
     async def queue_position(self, job_id: str) -> int:
         return int(
-            await self._redis.eval(
-                _POSITION, 1, self._queue, job_id, LEASE_PREFIX, POSITION_EXACT_UP_TO
+            await run_script(
+                self._redis, _POSITION, [self._queue], job_id, LEASE_PREFIX, POSITION_EXACT_UP_TO
             )
         )
 
@@ -209,11 +211,13 @@ class JobStore:
 
     async def start(self, job_id: str) -> str:
         """Mark a queued job running; the status it had ('' when it has no record)."""
-        status = await self._redis.eval(_START, 1, keys.background_job(job_id), int(time.time()))
+        status = await run_script(
+            self._redis, _START, [keys.background_job(job_id)], int(time.time())
+        )
         return status.decode() if isinstance(status, bytes) else str(status or "")
 
     async def set_progress(self, job_id: str, text: str) -> None:
-        await self._redis.hset(keys.background_job(job_id), "progress", text)
+        await reply(self._redis.hset(keys.background_job(job_id), "progress", text))
 
     def end(
         self,
@@ -232,7 +236,9 @@ class JobStore:
         if meta.webhook_url:
             delivery_id = keys.webhook_delivery(meta.id, 1)
             delivery = job_record(DELIVERY_FUNCTION, (meta.id, 1), now_ms())
-        return (pipe if pipe is not None else self._redis).eval(
+        # Untyped: redis-py's stubs want every argument a str; Redis takes numbers and bytes.
+        evaluate: Any = (pipe if pipe is not None else self._redis).eval
+        return evaluate(
             _END,
             6,
             keys.background_job(meta.id),

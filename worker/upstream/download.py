@@ -4,7 +4,7 @@ from urllib.parse import urljoin
 
 import httpx
 
-from common.addresses import origin, resolves_public
+from common.net import origin, public_or_unresolved
 from worker.upstream.http import Reason, UpstreamFailure, read_capped, transport_errors
 
 MAX_REDIRECTS = 3
@@ -22,12 +22,11 @@ async def check_target(url: str, trusted: tuple[str, str, int | None]) -> None:
         )
     if target == trusted:
         return
-    try:
-        public = await resolves_public(host, port)
-    except OSError as exc:
+    public = await public_or_unresolved(host, port)
+    if public is None:
         raise UpstreamFailure(
             Reason.UNAVAILABLE, "the image host of the upstream's answer does not resolve"
-        ) from exc
+        )
     if not public:
         raise UpstreamFailure(
             Reason.UNUSABLE, "the upstream's image URL points to a private address; refused"

@@ -91,7 +91,7 @@ async def test_the_provider_key_never_goes_to_another_origin(upstream, elsewhere
     other.clear()
     provider_url = f"{server.url}/v1/images/generations"  # same host as `other`, another port
     # `other` stands for a public host here: loopback is refused unless it is the provider's.
-    monkeypatch.setattr("common.addresses.is_public", lambda address: True)
+    monkeypatch.setattr("common.net.is_public", lambda address: True)
     async with httpx.AsyncClient() as client:
         image_url = f"{other.url}/bounce?to={other.url}/picture.png"
         fetched = await download(
