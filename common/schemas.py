@@ -78,6 +78,15 @@ class GenerateJob(msgspec.Struct, kw_only=True, frozen=True):
         return f"GenerateJob(id={self.id!r}, model={self.model!r}, images={len(self.images)})"
 
 
+class ImageInfo(msgspec.Struct, frozen=True):
+    """What an image's bytes say it is (worker/upstream/sniff.py reads them)."""
+
+    content_type: str
+    extension: str
+    width: int
+    height: int
+
+
 class StoredImage(msgspec.Struct, frozen=True, kw_only=True):
     id: str
     content_type: str

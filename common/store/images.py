@@ -16,11 +16,10 @@ import msgspec
 from redis.asyncio import Redis
 from redis.asyncio.client import Pipeline
 
-from common.schemas import StoredImage
+from common.schemas import ImageInfo, StoredImage
 from common.store import keys
 from common.store.bulk_reader import BulkReader
 from common.store.redis import reply, run_script
-from worker.upstream.sniff import ImageInfo
 
 # Drop expired entries from the expiry index and their bytes from the total; return the total.
 _CACHED_BYTES = """

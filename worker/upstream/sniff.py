@@ -2,8 +2,7 @@
 
 import struct
 
-import msgspec
-
+from common.schemas import ImageInfo
 from worker.render.png import PNG_SIGNATURE
 
 # SOF markers carry the frame size; C4 (DHT), C8 (JPG) and CC (DAC) share the range but do not.
@@ -11,13 +10,6 @@ _JPEG_SOF = frozenset(range(0xC0, 0xD0)) - {0xC4, 0xC8, 0xCC}
 # Markers without a length field: TEM and the restart markers RST0-7.
 _JPEG_STANDALONE = frozenset({0x01, *range(0xD0, 0xD8)})
 _JPEG_SOS, _JPEG_EOI = 0xDA, 0xD9
-
-
-class ImageInfo(msgspec.Struct, frozen=True):
-    content_type: str
-    extension: str
-    width: int
-    height: int
 
 
 def sniff(data: bytes) -> ImageInfo | None:
