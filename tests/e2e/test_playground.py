@@ -2,8 +2,10 @@
 
 import json
 import os
+import time
 from pathlib import Path
 
+import httpx
 import pytest
 from playwright.sync_api import Browser, Page, expect, sync_playwright
 
@@ -188,3 +190,23 @@ def test_an_enhanced_prompt_and_the_llms_reasoning_are_shown(start_gateway, llm,
     expect(page.locator("#notes")).to_contain_text("Enhancement failed, using original prompt (")
     expect(page.locator("#prompt-label")).to_have_text("Prompt")
     expect(page.locator("#prompt-text")).to_have_text("a quiet pond __llm500__")
+
+
+def test_the_history_shows_the_keys_background_jobs_with_their_images(serve, page: Page):
+    url, key = serve
+    headers = {"Authorization": f"Bearer {key}", "Prefer": "respond-async"}
+    job = httpx.post(
+        f"{url}/v1/images/generations", json={"prompt": "a kite over dunes"}, headers=headers
+    ).json()
+    deadline = time.monotonic() + 20
+    while job["status"] != "succeeded" and time.monotonic() < deadline:
+        time.sleep(0.1)
+        job = httpx.get(job["urls"]["self"], headers=headers).json()
+    page.goto(f"{url}/#key={key}")
+    entry = page.locator("#history-list li").first
+    expect(entry).to_contain_text("succeeded")
+    expect(entry.locator("img")).to_have_attribute("src", job["result"]["data"][0]["url"])
+    page.wait_for_function(
+        "() => { const img = document.querySelector('#history-list img');"
+        " return Boolean(img && img.complete && img.naturalWidth > 0); }"
+    )
