@@ -1,7 +1,6 @@
 """Images API answers: the JSON body of a finished job, and the event stream of one in progress
 (generations and edits alike; `prefix` names the events: `image_generation` or `image_edit`)."""
 
-import base64
 import time
 from collections.abc import AsyncIterator
 
@@ -46,14 +45,11 @@ async def images_response(
 
 
 async def _bytes(images: ImageStore, image: StoredImage) -> bytes | memoryview:
+    """The cached bytes as they are: the JSON encoder writes them out as base64."""
     cached = await images.get(image.id)
     if cached is None:  # only when IMAGE_EXPIRATION is shorter than the time it took to answer
         raise NotFound("the image expired before it could be sent; IMAGE_EXPIRATION is too short")
-    return cached.data if isinstance(cached.data, bytes) else bytes(cached.data)
-
-
-async def _b64(images: ImageStore, image: StoredImage) -> str:
-    return base64.b64encode(await _bytes(images, image)).decode()
+    return cached.data
 
 
 def frame(event: str, data: object) -> bytes:
@@ -82,7 +78,7 @@ async def images_stream(
                     f"{prefix}.partial_image",
                     ImagePartialEvent(
                         type=f"{prefix}.partial_image",
-                        b64_json=base64.b64encode(event.data).decode(),
+                        b64_json=event.data,
                         created_at=created,
                         size=f"{event.width}x{event.height}",
                         quality=quality,
@@ -104,7 +100,7 @@ async def _completed(
     last = len(result.images) - 1
     for number, image in enumerate(result.images):
         try:
-            b64 = await _b64(images, image)
+            b64 = await _bytes(images, image)
         except NotFound as exc:
             yield error_frame(exc.info())
             return

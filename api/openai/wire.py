@@ -90,7 +90,7 @@ class ImagePartialEvent(msgspec.Struct, kw_only=True):
     """`image_generation.partial_image` (or `image_edit.partial_image`) of a stream."""
 
     type: str
-    b64_json: str
+    b64_json: bytes | memoryview  # written out as base64 by msgspec
     created_at: int
     size: str
     quality: str
@@ -103,7 +103,7 @@ class ImageCompletedEvent(msgspec.Struct, kw_only=True):
     """`image_generation.completed` (or `image_edit.completed`): one per image."""
 
     type: str
-    b64_json: str
+    b64_json: bytes | memoryview  # written out as base64 by msgspec
     created_at: int
     size: str
     quality: str
