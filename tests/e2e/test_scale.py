@@ -4,6 +4,10 @@ import asyncio
 
 from tests.e2e.test_chat_completions import image_urls, openai_env
 
+# Long enough for a second worker process to start on a busy 2-core machine before the first
+# worker's jobs end (the first worker would otherwise take the waiting jobs itself).
+SLOW = 8
+
 
 async def test_a_new_worker_takes_the_jobs_others_have_no_slot_for(start_gateway, openai_upstream):
     server, _ = openai_upstream
@@ -14,7 +18,7 @@ async def test_a_new_worker_takes_the_jobs_others_have_no_slot_for(start_gateway
         *(
             client.chat.completions.create(
                 model="flux-dev",
-                messages=[{"role": "user", "content": f"__slow:1.5__ a stilt {n}"}],
+                messages=[{"role": "user", "content": f"__slow:{SLOW}__ a stilt {n}"}],
             )
             for n in range(4)
         )
