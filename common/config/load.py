@@ -57,7 +57,7 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         trust_proxy_headers=env.flag("TRUST_PROXY_HEADERS", False),
         forwarded_allow_ips=env.text("FORWARDED_ALLOW_IPS", "127.0.0.1"),
         enhance_images_api=env.flag("ENHANCE_IMAGES_API", False),
-        images_response_format=images_response_format(env),
+        images_response_format=env.choice("IMAGES_RESPONSE_FORMAT", "both", RESPONSE_FORMATS),
         host=env.text("HOST", "127.0.0.1"),
         port=env.integer("PORT", 8000, low=1, high=65535),
         rate_limit_per_minute=env.integer("RATE_LIMIT_PER_MINUTE", 0, low=0),
@@ -88,16 +88,6 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
 
 
 RESPONSE_FORMATS = ("both", "url", "b64_json")
-
-
-def images_response_format(env: EnvReader) -> str:
-    value = env.text("IMAGES_RESPONSE_FORMAT", "both") or "both"
-    if value not in RESPONSE_FORMATS:
-        env.problem(
-            f"IMAGES_RESPONSE_FORMAT must be one of {', '.join(RESPONSE_FORMATS)}, not {value!r}"
-        )
-        return "both"
-    return value
 
 
 def webhook_secret(env: EnvReader) -> str | None:

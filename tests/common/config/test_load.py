@@ -157,3 +157,13 @@ def test_every_command_reads_the_env_file_of_its_folder(tmp_path):
         timeout=30,
     )
     assert run.returncode == 0 and "from-dotenv" in run.stdout
+
+
+@pytest.mark.parametrize("value", ["both", "url", "b64_json"])
+def test_images_response_format_takes_its_three_values(value):
+    assert load_settings({"IMAGES_RESPONSE_FORMAT": value}).images_response_format == value
+
+
+def test_images_response_format_refuses_anything_else_quoting_it():
+    [problem] = problems({"IMAGES_RESPONSE_FORMAT": "base64"})
+    assert problem.startswith("IMAGES_RESPONSE_FORMAT") and "'base64'" in problem
