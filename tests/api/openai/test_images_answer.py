@@ -63,6 +63,9 @@ class ScriptedGateway:
     async def next(self, timeout: float):
         return self.script.pop(0) if self.script else None
 
+    async def vanished(self, job_id: str) -> bool:
+        return False
+
     async def events(self, job_id: str, ping_every: float | None = None):
         async for event in job_events(self, job_id, self.timeout, ping_every):
             yield event
