@@ -81,7 +81,8 @@ def parsed(frame: bytes) -> tuple[str, dict]:
     return event.removeprefix("event: "), msgspec.json.decode(data.removeprefix("data: "))
 
 
-async def test_previews_then_one_completed_per_image_and_the_usage_on_the_last():
+async def test_previews_then_one_completed_per_image_and_the_usage_on_the_last(monkeypatch):
+    monkeypatch.setattr(images_answer, "PING_EVERY", 0.01)
     preview = Preview(data=b"p", image=0, index=0, output_format="png", width=16, height=8)
     out = await frames([Progress("Generating"), None, preview, Completed(RESULT)], "image_edit")
     assert out[0] == images_answer.PING
