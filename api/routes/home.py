@@ -42,8 +42,9 @@ async def welcome(request: Request, settings: NamedDependency[Settings]) -> Resp
 
 
 def content_security_policy(settings: Settings) -> str:
-    """Only our own scripts, styles and fetches; images also from PUBLIC_BASE_URL, where answers point."""
-    images = "'self'"
+    """Only our own scripts, styles and fetches; images also from PUBLIC_BASE_URL, where answers
+    point, and blob: URLs (the preview of the image the user picked to edit)."""
+    images = "'self' blob:"
     if settings.public_base_url:
         parts = urlsplit(settings.public_base_url)
         origin = f"{parts.scheme}://{parts.netloc}"

@@ -61,12 +61,43 @@ function onKeyInput() {
   onKeyInput.timer = setTimeout(loadModels, 250);
 }
 
+// The image to edit, as a data: URI: it goes as an image_url part beside the prompt.
+let editImage = null;
+
+function setEditImage(file) {
+  const preview = $("edit-preview");
+  if (preview.src) URL.revokeObjectURL(preview.src);
+  editImage = null;
+  preview.hidden = $("edit-clear").hidden = !file;
+  $("generate").textContent = file ? "Edit" : "Generate";
+  if (!file) {
+    preview.removeAttribute("src");
+    form.edit_image.value = "";
+    return;
+  }
+  preview.src = URL.createObjectURL(file);
+  const reader = new FileReader();
+  reader.onload = () => (editImage = reader.result);
+  reader.readAsDataURL(file);
+}
+
+function onPaste(event) {
+  const item = [...(event.clipboardData?.items ?? [])].find((i) => i.type.startsWith("image/"));
+  if (!item) return;
+  event.preventDefault();
+  setEditImage(item.getAsFile());
+}
+
 function requestBody() {
   const prompt = form.prompt.value.trim();
   const ratio = form.ratio.value;
+  const text = ratio ? `${prompt} ratio ${ratio}` : prompt;
+  const content = editImage
+    ? [{ type: "text", text }, { type: "image_url", image_url: { url: editImage } }]
+    : text;
   return {
     model: modelSelect.value || undefined,
-    messages: [{ role: "user", content: ratio ? `${prompt} ratio ${ratio}` : prompt }],
+    messages: [{ role: "user", content }],
     stream: true,
     enhance: form.enhance.checked,
   };
@@ -139,6 +170,9 @@ takeKeyFromFragment();
 keyInput.value = localStorage.getItem(KEY_STORAGE) ?? "";
 keyInput.addEventListener("input", onKeyInput);
 form.addEventListener("submit", generate);
+form.edit_image.addEventListener("change", () => setEditImage(form.edit_image.files[0] ?? null));
+$("edit-clear").addEventListener("click", () => setEditImage(null));
+document.addEventListener("paste", onPaste);
 form.prompt.addEventListener("keydown", (event) => {
   if (event.key === "Enter" && (event.ctrlKey || event.metaKey)) form.requestSubmit();
 });

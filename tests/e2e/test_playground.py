@@ -1,5 +1,6 @@
 """The welcome page's playground in headless Chromium, against real gateway processes."""
 
+import base64
 import json
 import os
 import time
@@ -12,6 +13,7 @@ from playwright.sync_api import Browser, Page, expect, sync_playwright
 from tests.e2e.test_chat_completions import openai_env
 from tests.fakes.llm import THOUGHT, enhanced, start_llm
 from tests.gateway import GATEWAY_KEY, Served
+from worker.render.png import solid_png
 
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
 CHROMIUM = "/usr/bin/chromium"
@@ -210,3 +212,29 @@ def test_the_history_shows_the_keys_background_jobs_with_their_images(serve, pag
         "() => { const img = document.querySelector('#history-list img');"
         " return Boolean(img && img.complete && img.naturalWidth > 0); }"
     )
+
+
+def test_an_uploaded_image_is_edited_through_the_chat_route(serve, page: Page):
+    url, key = serve
+    page.goto(f"{url}/#key={key}")
+    expect(page.locator("#model option")).to_have_text(["placeholder"])
+    source = solid_png(96, 64, (200, 30, 30))
+    page.get_by_label("Image to edit").set_input_files(
+        {"name": "room.png", "mimeType": "image/png", "buffer": source}
+    )
+    expect(page.locator("#edit-preview")).to_be_visible()
+    page.get_by_label("Prompt", exact=True).fill("make it night")
+    with page.expect_request("**/v1/chat/completions") as sent:
+        page.get_by_role("button", name="Edit", exact=True).click()
+    page.wait_for_function(IMAGE_SHOWN, timeout=30_000)
+    [message] = json.loads(sent.value.post_data)["messages"]
+    text, image = message["content"]
+    assert text == {"type": "text", "text": "make it night"}
+    assert image["image_url"]["url"] == "data:image/png;base64," + base64.b64encode(source).decode()
+    # The edit keeps the input's size: the placeholder drew its label over it.
+    size = page.evaluate(
+        "() => [document.querySelector('#image').naturalWidth, document.querySelector('#image').naturalHeight]"
+    )
+    assert size == [96, 64]
+    page.get_by_role("button", name="Remove the image").click()
+    expect(page.get_by_role("button", name="Generate")).to_be_visible()

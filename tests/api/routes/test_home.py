@@ -61,7 +61,7 @@ async def test_the_page_runs_only_its_own_files(client):
     response = await client.get("/")
     page = response.text
     assert response.headers["content-security-policy"].startswith(
-        "default-src 'self'; img-src 'self';"
+        "default-src 'self'; img-src 'self' blob:;"
     )
     assert "unsafe-inline" not in response.headers["content-security-policy"]
     assert response.headers["x-content-type-options"] == "nosniff"
@@ -104,4 +104,4 @@ async def test_the_scripts_and_styles_are_served_with_their_types(client):
 def test_a_public_base_url_is_advertised_and_allowed_as_an_image_source():
     settings = load_settings({**ENV, "PUBLIC_BASE_URL": "https://img.example.com/"})
     assert ">https://img.example.com/v1</code>" in render_page(settings, settings.public_base_url)
-    assert "img-src 'self' https://img.example.com;" in content_security_policy(settings)
+    assert "img-src 'self' blob: https://img.example.com;" in content_security_policy(settings)
