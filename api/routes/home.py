@@ -78,7 +78,22 @@ def render_page(settings: Settings, base_url: str) -> str:
             "enhance_note": ' <span class="muted">(no enhancement LLM configured)</span>',
         }
     )
-    return _template().substitute(escaped, **enhance, model_items=_model_items(settings, default))
+    return _template().substitute(
+        escaped,
+        **enhance,
+        model_items=_model_items(settings, default),
+        model_options=_model_options(settings, default),
+    )
+
+
+def _model_options(settings: Settings, default: str) -> str:
+    """The picker filled in the page itself, so it is never empty at first paint; the script
+    refreshes it once a key is known."""
+    return "".join(
+        f'<option value="{html.escape(name)}"{" selected" if name == default else ""}>'
+        f"{html.escape(name)}</option>"
+        for name in settings.model_names()
+    )
 
 
 def _model_items(settings: Settings, default: str) -> str:

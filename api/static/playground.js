@@ -24,7 +24,16 @@ function authHeaders() {
   return key ? { Authorization: `Bearer ${key}` } : {};
 }
 
+// A refused key said in words, with what to do: the gateway's own text is for programs.
+const NO_KEY =
+  "This gateway needs a key. Paste it in the key field above: `imagegate serve` prints one " +
+  "(its playground link fills it in), or it is the GATEWAY_API_KEY the gateway was started with.";
+const WRONG_KEY =
+  "The gateway did not accept this key. Check it against the key `imagegate serve` printed " +
+  "or the GATEWAY_API_KEY it was started with.";
+
 async function errorMessage(response) {
+  if (response.status === 401) return keyInput.value.trim() ? WRONG_KEY : NO_KEY;
   try {
     return (await response.json()).error.message;
   } catch {
@@ -41,8 +50,8 @@ async function loadModels() {
   const chosen = modelSelect.value;
   const response = await fetch("/v1/models", { headers: authHeaders() }).catch(() => null);
   if (!response?.ok) {
-    modelSelect.replaceChildren(new Option(keyInput.value.trim() ? "check the key" : "enter your key first", ""));
-    // Before any key is typed a 401 is expected, and the hint below the field already says so.
+    // The names the page came with stay; before any key is typed a 401 is expected, and the
+    // hint below the field already says so.
     if (keyInput.value.trim()) showError(response ? await errorMessage(response) : "the gateway cannot be reached");
     return;
   }
@@ -157,6 +166,7 @@ async function generate(event) {
     remember(result);
   } catch (error) {
     $("status").textContent = "Failed";
+    $("result").hidden = true; // the previous image is not this request's answer
     // Refused before the stream began (a bad key): the error alone says it all.
     $("run").hidden = !$("reasoning-text").textContent;
     showError(error.message === "Failed to fetch" ? "the gateway cannot be reached" : error.message);

@@ -126,15 +126,36 @@ def test_a_prompt_becomes_an_image_in_the_browser(serve, page: Page):
     page.wait_for_function(IMAGE_SHOWN)
 
 
-def test_a_bad_key_shows_the_gateways_message(serve, page: Page):
-    url, _ = serve
-    page.goto(f"{url}/")
+def test_a_bad_key_is_explained_in_words_and_clears_the_last_image(serve, page: Page):
+    url, key = serve
+    page.goto(f"{url}/#key={key}")
+    generate(page, "a red fox")
+    page.wait_for_function(IMAGE_SHOWN, timeout=30_000)
     page.get_by_label("Gateway key").fill("not-the-key")
     generate(page, "a red fox")
-    expect(page.get_by_role("alert")).to_have_text("the API key is not valid for this gateway")
-    expect(page.locator("#result")).to_be_hidden()
+    expect(page.get_by_role("alert")).to_contain_text("The gateway did not accept this key")
+    expect(page.locator("#result")).to_be_hidden()  # the fox before is not this answer
     ARTIFACTS.mkdir(exist_ok=True)
     page.screenshot(path=ARTIFACTS / "playground-bad-key.png", full_page=True)
+
+
+def test_a_missing_key_is_explained_in_words(serve, page: Page):
+    url, _ = serve
+    page.goto(f"{url}/")
+    generate(page, "a red fox")
+    expect(page.get_by_role("alert")).to_contain_text("This gateway needs a key")
+    expect(page.get_by_role("alert")).to_contain_text("imagegate serve")
+
+
+def test_the_model_list_is_in_the_page_before_any_script_runs(serve, browser: Browser):
+    url, _ = serve
+    context = browser.new_context(java_script_enabled=False)
+    try:
+        page = context.new_page()
+        page.goto(f"{url}/")
+        expect(page.locator("#model option")).to_have_text(["placeholder"])
+    finally:
+        context.close()
 
 
 def test_the_printed_link_hands_over_the_key_and_leaves_the_address_bar(serve, page: Page):
