@@ -67,7 +67,8 @@ async def test_the_page_runs_only_its_own_files(client):
     assert response.headers["x-content-type-options"] == "nosniff"
     # Inline scripts, inline styles and other origins would all be blocked by that policy.
     assert re.findall(r"<script[^>]*>", page) == [
-        '<script type="module" src="/static/playground.js">'
+        '<script type="module" src="/static/playground.js">',
+        '<script type="module" src="/static/history.js">',
     ]
     assert "<style" not in page and " style=" not in page
     assert all(url.startswith("/") for url in re.findall(r'(?:src|href)="([^"]*)"', page))
