@@ -33,6 +33,7 @@ from common.schemas import (
 )
 from common.store import keys, metrics
 from common.store.idempotency import release
+from common.store.images import RESERVATION_HOLD, in_flight_member
 from common.store.jobs import JobMeta
 from worker import background
 from worker.enhance.llm import Enhancement, enhance_prompt
@@ -149,6 +150,8 @@ async def _finish(
         else:
             await services.events.append(job.id, event, pipe)
         metrics.job_finished(pipe, provider, job.model, label, seconds)
+        # The images are stored now: their reservation ends once the api's memory sample sees them.
+        pipe.zadd(keys.IMAGES_IN_FLIGHT, {_in_flight(job): time.time() + RESERVATION_HOLD}, xx=True)
         settle.into(pipe, job.id)
         await pipe.execute()
     settle.ran(job.id)
@@ -162,6 +165,10 @@ async def _finish(
             "duration_ms": round(seconds * 1000),
         },
     )
+
+
+def _in_flight(job: GenerateJob) -> str:
+    return in_flight_member(job.id, job.n, job.width, job.height)
 
 
 async def _store_failed(
@@ -202,6 +209,7 @@ async def _store_failed(
                     background.end(services, pipe, job, tracked, failed, {})
                 else:
                     await services.events.append(job.id, failed, pipe)
+                pipe.zrem(keys.IMAGES_IN_FLIGHT, _in_flight(job))  # allowed past maxmemory
                 if job.idempotency is not None:  # the key is free for a fresh try
                     pipe.delete(job.idempotency[0])
                 settle.into(pipe, job.id)

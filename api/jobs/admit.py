@@ -13,15 +13,20 @@ from common.errors import RateLimited, ServiceUnavailable
 from common.schemas import GenerateJob, encode
 from common.store import keys
 from common.store.arq_compat import job_key, job_record, now_ms
+from common.store.images import in_flight_member
 from common.store.redis import run_script
 
 QUEUE_RETRY_AFTER = 10
 NO_WORKERS_RETRY_AFTER = 5
 MEMORY_CHECK_EVERY = 1.0  # seconds; INFO is too costly to ask on every request
 
-# KEYS: rate log, queue, workers, worker load, job record.
+# KEYS: rate log, queue, workers, worker load, job record, images in flight.
 # ARGV: now, rate limit (0: off), rate entry, max queue depth, heartbeat fresh since,
-#       job record, record ttl ms, job id, queue score ms, wake channel.
+#       job record, record ttl ms, job id, queue score ms, wake channel,
+#       Redis memory used (sampled), memory high-water mark in bytes (0: no cap),
+#       this job's in-flight entry, its reservation's end.
+# Memory counts the images still being made (each job's reservation) on top of the sample,
+# so a burst of admissions cannot together pass the mark before any image is stored.
 # The rate log is a sliding minute; a refused request does not use up the allowance. No live
 # worker means no job (nobody would take it). Jobs waiting to start are the queue minus what
 # live workers report running.
@@ -43,6 +48,18 @@ end
 if redis.call('ZCARD', KEYS[2]) - running >= tonumber(ARGV[4]) then
   return {'queue'}
 end
+local high_water = tonumber(ARGV[12])
+if high_water > 0 then
+  redis.call('ZREMRANGEBYSCORE', KEYS[6], '-inf', now)
+  local used = tonumber(ARGV[11]) + tonumber(string.match(ARGV[13], ':(%d+)$'))
+  for _, entry in ipairs(redis.call('ZRANGE', KEYS[6], 0, -1)) do
+    used = used + tonumber(string.match(entry, ':(%d+)$'))
+  end
+  if used > high_water then
+    return {'cache'}
+  end
+  redis.call('ZADD', KEYS[6], ARGV[14], ARGV[13])
+end
 if limit > 0 then
   redis.call('ZADD', KEYS[1], now, ARGV[3])
   redis.call('EXPIRE', KEYS[1], 61)
@@ -59,18 +76,15 @@ class Admission:
         self._redis = redis
         self._settings = settings
         self._memory_checked = 0.0
-        self._memory_full = False
+        self._memory_sample = (0, 0)
 
     async def enqueue(self, job: GenerateJob, caller: str, ttl_seconds: float) -> None:
         """Enqueue `job` for arq's `generate` (waking the workers), or raise 429/503 when a
         limit says no. A job not started within `ttl_seconds` expires instead of running."""
         now = time.time()
-        if await self._memory_full_now(now):
-            raise ServiceUnavailable(
-                "the image cache is full; try again when older images expire",
-                code="cache_full",
-                retry_after=60,
-            )
+        used, high_water = await self._memory(now)
+        if high_water and used > high_water:  # full whatever is in flight: spare the script
+            raise cache_full()
         score = now_ms()
         record = job_record("generate", (encode(job),), score)
         verdict = await run_script(
@@ -82,6 +96,7 @@ class Admission:
                 keys.WORKERS,
                 keys.WORKER_LOAD,
                 job_key(job.id),
+                keys.IMAGES_IN_FLIGHT,
             ],
             now,
             self._settings.rate_limit_per_minute,
@@ -93,6 +108,10 @@ class Admission:
             job.id,
             score,
             keys.WAKE_CHANNEL,
+            used,
+            high_water,
+            in_flight_member(job.id, job.n, job.width, job.height),
+            now + ttl_seconds + self._settings.request_timeout + self._settings.job_lease,
         )
         if verdict[0] == b"rate":
             raise RateLimited(
@@ -106,6 +125,8 @@ class Admission:
                 code="no_workers",
                 retry_after=NO_WORKERS_RETRY_AFTER,
             )
+        if verdict[0] == b"cache":
+            raise cache_full()
         if verdict[0] == b"queue":
             raise ServiceUnavailable(
                 "too many images are waiting to be made; try again shortly",
@@ -113,15 +134,26 @@ class Admission:
                 retry_after=QUEUE_RETRY_AFTER,
             )
 
-    async def _memory_full_now(self, now: float) -> bool:
+    async def _memory(self, now: float) -> tuple[int, int]:
+        """Redis's used memory and the high-water mark in bytes (0: no cap), sampled at most
+        once a second."""
         if now - self._memory_checked >= MEMORY_CHECK_EVERY:
             try:
                 memory = await self._redis.info("memory")
             except ResponseError:  # the embedded in-memory Redis has no INFO, and no cap
                 memory = {"maxmemory": 0}
             cap = int(memory.get("maxmemory", 0))
-            self._memory_full = (
-                bool(cap) and int(memory["used_memory"]) > cap * self._settings.cache_high_water
+            self._memory_sample = (
+                int(memory.get("used_memory", 0)),
+                int(cap * self._settings.cache_high_water),
             )
             self._memory_checked = now
-        return self._memory_full
+        return self._memory_sample
+
+
+def cache_full() -> ServiceUnavailable:
+    return ServiceUnavailable(
+        "the image cache is full; try again when older images expire",
+        code="cache_full",
+        retry_after=60,
+    )

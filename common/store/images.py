@@ -35,6 +35,19 @@ end
 return tonumber(redis.call('GET', KEYS[2]) or '0')
 """
 
+# A job's images are held for this long after they are stored, so the api's memory sample
+# (taken once a second) sees them before their reservation lapses.
+RESERVATION_HOLD = 2.0
+
+
+def in_flight_member(job_id: str, n: int, width: int | None, height: int | None) -> str:
+    """The job's entry among the images in flight: its id and the bytes its images may take
+    in Redis (raw RGB of the size asked for, 1024x1024 when the model decides, each at most
+    the 20 MB an upstream body may be)."""
+    per_image = min((width or 1024) * (height or 1024) * 3 + 65536, 20 * 2**20)
+    return f"{job_id}:{n * per_image}"
+
+
 # What a client may cache an image kept for good (IMAGE_EXPIRATION=0) for: a year.
 KEPT_MAX_AGE = 365 * 24 * 3600
 

@@ -66,6 +66,9 @@ METRICS = PREFIX + "metrics"
 # Every stored image as `<id>:<bytes>` scored by its expiry, and the running total of their
 # bytes: what /metrics reports as cached bytes, without scanning the keyspace.
 IMAGE_EXPIRIES = PREFIX + "image-expiries"
+# Images still being made, as `<job id>:<bytes reserved>` scored by when the reservation lapses:
+# admission adds them to Redis's memory so cache_full answers before Redis refuses a write.
+IMAGES_IN_FLIGHT = PREFIX + "images-in-flight"
 IMAGE_BYTES = PREFIX + "image-bytes"
 
 

@@ -65,3 +65,48 @@ def test_a_result_redis_cannot_store_fails_once_and_is_never_paid_again(start_ga
         )
         assert served.status_code == 200, served.text
         assert len(server.requests_to(GENERATIONS)) == 2
+
+
+def test_admission_counts_the_images_still_being_made(start_gateway):
+    server, _ = start_openai_images(valid_keys=("sk-one",))
+    with server:
+        gateway = start_gateway(
+            {
+                "IMAGE_GEN_MODEL_1": "flux-dev",
+                "IMAGE_GEN_API_BASE_1": f"{server.url}/v1",
+                "IMAGE_GEN_API_KEY_1": "sk-one",
+                "IMAGE_GEN_KIND_1": "openai",
+            }
+        )
+        client = redis.Redis.from_url(gateway.env["REDIS_URL"])
+        # Room under the 90 % mark for one 1024x1024 image in flight (3 MB reserved), not two.
+        room = 4 * 2**20
+        client.config_set("maxmemory", int((client.info("memory")["used_memory"] + room) / 0.9))
+        time.sleep(1.1)  # the api samples Redis memory at most once a second
+        try:
+            answers: list[httpx.Response] = []
+            first = threading.Thread(
+                target=lambda: answers.append(
+                    httpx.post(
+                        f"{gateway.url}/v1/images/generations",
+                        json={"model": "flux-dev", "prompt": "a fox __slow:3__"},
+                        headers=gateway.headers(),
+                        timeout=60,
+                    )
+                )
+            )
+            first.start()
+            while not server.requests_to(GENERATIONS):
+                time.sleep(0.02)
+            second = httpx.post(
+                f"{gateway.url}/v1/images/generations",
+                json={"model": "flux-dev", "prompt": "a hare"},
+                headers=gateway.headers(),
+                timeout=30,
+            )
+            assert second.status_code == 503 and second.json()["error"]["code"] == "cache_full"
+            assert "retry-after" in second.headers
+            first.join(30)
+            assert answers[0].status_code == 200, answers[0].text  # the one admitted is stored
+        finally:
+            client.config_set("maxmemory", 0)
