@@ -1,5 +1,6 @@
 """The openai adapter against the fake OpenAI Images API: each family's fields, and every error."""
 
+import base64
 from functools import partial
 
 import httpx
@@ -7,8 +8,9 @@ import pytest
 from msgspec.structs import replace
 
 from common.schemas import ImageOptions
-from tests.fakes.adapter_calls import AdapterTarget, call, failure, image_request
+from tests.fakes.adapter_calls import AdapterTarget, call, failure, image_request, provider
 from tests.fakes.openai_images import GENERATIONS, start_openai_images
+from tests.fakes.payloads import encoded
 from worker.providers import ADAPTERS
 from worker.providers.base import Report, Upstream
 from worker.upstream.http import Reason, UpstreamFailure
@@ -117,3 +119,18 @@ async def test_an_error_event_mid_stream_is_a_failure_another_key_may_fix(spec):
     with pytest.raises(UpstreamFailure) as raised:
         await stream_call(spec, "a swan __midstream_error__")
     assert raised.value.reason is Reason.UNAVAILABLE
+
+
+async def test_a_compatible_server_that_ignores_stream_is_read_as_a_plain_answer():
+    png = encoded(8, 8, (1, 2, 3), "png", False)
+
+    def plain_json(request: httpx.Request) -> httpx.Response:
+        assert request.headers["accept"] == "text/event-stream"
+        return httpx.Response(200, json={"data": [{"b64_json": base64.b64encode(png).decode()}]})
+
+    spec = provider("openai", "http://compatible.test/v1")
+    report = Report(2, Collected())
+    request = image_request("openai", "gpt-image-1")
+    async with httpx.AsyncClient(transport=httpx.MockTransport(plain_json)) as client:
+        images = await ADAPTERS["openai"](Upstream(client, spec, KEY, report), request)
+    assert images == [png]
