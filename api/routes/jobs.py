@@ -11,6 +11,7 @@ from litestar import Request, Response, get, post
 from litestar.di import NamedDependency
 from litestar.params import FromPath, Parameter
 from litestar.response import Stream
+from redis.exceptions import RedisError
 
 from api.auth import require_gateway_key
 from api.jobs.background import job_response, redis_errors
@@ -96,10 +97,20 @@ async def _events(gateway: JobClient, record: Record, base_url: str) -> AsyncIte
                 break
             elif event is None:
                 # Now and then, in case the end's announcement was missed.
-                with redis_errors():
-                    record = await gateway.jobs.load(job_id) or record
-                if record.status in TERMINAL:
+                latest = await _reload(gateway, record)
+                if latest is None or latest.status in TERMINAL:  # ended, or lost with Redis
+                    record = latest or record
                     break
+                record = latest
                 yield b": ping\n\n"
-    record = await gateway.jobs.load(job_id) or record
+    record = await _reload(gateway, record) or record
     yield b"event: done\ndata: " + _encode(record.view(base_url)) + b"\n\n"
+
+
+async def _reload(gateway: JobClient, record: Record) -> Record | None:
+    """The job's record now (None once it is gone); the one held while Redis is unreachable
+    (a stream already begun cannot turn into a 503)."""
+    try:
+        return await gateway.jobs.load(record.meta.id)
+    except (RedisError, OSError):
+        return record

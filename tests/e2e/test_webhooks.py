@@ -188,3 +188,16 @@ def test_a_webhook_without_a_secret_configured_is_400(start_gateway, receiver):
     answer = submit(gateway, receiver(200).url, **ASYNC)
     assert answer.status_code == 400
     assert "WEBHOOK_SECRET" in answer.json()["error"]["message"]
+
+
+def test_a_retry_waiting_in_the_queue_survives_a_worker_restart(start_gateway, receiver):
+    hook = receiver(500, 200)
+    # The first retry waits 5 s × 0.2 = 1 s: long enough to replace the only worker.
+    gateway = hooked_gateway(start_gateway, WEBHOOK_BACKOFF_SCALE="0.2")
+    job = submit(gateway, hook.url, **ASYNC).json()
+    hook.calls(1)
+    gateway.workers[0].stop()
+    gateway.add_worker()
+    first, second = hook.calls(2, timeout=30)
+    assert Webhook(SECRET).verify(second.body, second.headers)["id"] == job["id"]
+    assert first.headers["webhook-id"] == second.headers["webhook-id"]
