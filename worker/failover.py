@@ -158,28 +158,7 @@ class Failover:
                     call, Upstream(self._client, provider, ring.keys[index]), budget
                 )
             except UpstreamFailure as failure:
-                failure.message = redact(failure.message, secrets_of(provider))
-                log.warning(
-                    "key %d of %s failed: %s%s",
-                    index + 1,
-                    provider.name,
-                    failure.reason.value,
-                    f" (HTTP {failure.status})" if failure.status else "",
-                    extra={
-                        "provider": provider.name,
-                        "key_index": index + 1,
-                        "reason": failure.reason.value,
-                        "status": failure.status,
-                    },
-                )
-                if ring.shared:
-                    await self._count(
-                        metrics.upstream_error,
-                        provider.name,
-                        str(failure.status or failure.reason.name.lower()),
-                    )
-                self._stop_if_final(provider, failure)
-                await self._bench(ring, index, failure)
+                await self._failed(provider, ring, index, failure)
                 failures.append(failure)
             if position + 1 < len(attempts):
                 if ring.shared:
@@ -189,6 +168,33 @@ class Failover:
                     f"failing over to key {attempts[position + 1] + 1}"
                 )
         raise (exhausted or all_failed)(provider, failures)
+
+    async def _failed(
+        self, provider: ProviderSpec, ring: Keys, index: int, failure: UpstreamFailure
+    ) -> None:
+        """Log and count a failed attempt, raise if no other key can help, else bench the key."""
+        failure.message = redact(failure.message, secrets_of(provider))
+        log.warning(
+            "key %d of %s failed: %s%s",
+            index + 1,
+            provider.name,
+            failure.reason.value,
+            f" (HTTP {failure.status})" if failure.status else "",
+            extra={
+                "provider": provider.name,
+                "key_index": index + 1,
+                "reason": failure.reason.value,
+                "status": failure.status,
+            },
+        )
+        if ring.shared:
+            await self._count(
+                metrics.upstream_error,
+                provider.name,
+                str(failure.status or failure.reason.name.lower()),
+            )
+        self._stop_if_final(provider, failure)
+        await self._bench(ring, index, failure)
 
     async def _attempt(
         self, call: Callable[[Upstream], Awaitable[T]], upstream: Upstream, budget: float
