@@ -24,7 +24,14 @@ from worker.enhance.prompts import system_prompt
 from worker.failover import KeyOrder, Notify
 from worker.providers.base import Upstream, bearer
 from worker.services import Services
-from worker.upstream.http import BodyTooLarge, Reason, UpstreamFailure, open_json, read_capped
+from worker.upstream.http import (
+    BodyTooLarge,
+    Reason,
+    UpstreamFailure,
+    capped_lines,
+    open_json,
+    read_capped,
+)
 
 log = logging.getLogger("imagegate.enhance")
 
@@ -152,7 +159,7 @@ def _too_long() -> UpstreamFailure:
 
 async def _read_stream(response: httpx.Response, collector: "_Collector") -> None:
     size = 0
-    async for line in response.aiter_lines():
+    async for line in capped_lines(response, MAX_ANSWER):
         size += len(line)
         if size > MAX_ANSWER:
             raise _too_long()

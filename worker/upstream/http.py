@@ -91,6 +91,27 @@ async def read_capped(response: httpx.Response, limit: int = MAX_BODY) -> bytes:
     return inflater.finish()
 
 
+async def capped_lines(response: httpx.Response, limit: int = MAX_BODY) -> AsyncIterator[str]:
+    """The lines of a streamed answer (SSE), under the same cap as read_capped: httpx's own
+    aiter_lines inflates whatever a chunk holds before anyone counts."""
+    if response.is_stream_consumed:  # a body built in memory (httpx.MockTransport)
+        for line in (await read_capped(response, limit)).decode(errors="replace").splitlines():
+            yield line
+        return
+    inflater = Inflater(response.headers.get("content-encoding", ""), limit)
+    received, pending = 0, b""
+    async for chunk in response.aiter_raw():
+        received += len(chunk)
+        if received > limit:
+            raise BodyTooLarge()
+        inflater.feed(chunk)
+        *lines, pending = (pending + inflater.take()).split(b"\n")
+        for line in lines:
+            yield line.rstrip(b"\r").decode(errors="replace")
+    if pending:
+        yield pending.rstrip(b"\r").decode(errors="replace")
+
+
 class Inflater:
     """Undoes a chain of gzip/deflate encodings in bounded steps, failing the moment the
     decoded size passes `limit` (httpx's own decoders inflate a whole chunk at once)."""
@@ -134,6 +155,11 @@ class Inflater:
                 while len(out) == _INFLATE_PIECE:
                     out = inflate.decompress(b"", _INFLATE_PIECE)
                     self._feed(stage + 1, out)
+
+    def take(self) -> bytes:
+        """What was inflated since the last take (the total stays counted against the cap)."""
+        taken, self._pieces = b"".join(self._pieces), []
+        return taken
 
     def finish(self) -> bytes:
         return b"".join(self._pieces)

@@ -16,6 +16,7 @@ from worker.upstream.http import (
     Reason,
     UpstreamFailure,
     answer_failure,
+    capped_lines,
     error_details,
     retry_after,
 )
@@ -181,3 +182,35 @@ async def test_a_refused_connection_is_not_reported_as_a_timeout():
             await client.post(f"http://127.0.0.1:{free_port()}/v1/images/generations", json={})
     assert raised.value.reason is Reason.UNAVAILABLE
     assert raised.value.message == "the upstream refused the connection"
+
+
+class _Wire(httpx.AsyncByteStream):
+    """A body as it comes off the wire: raw pieces, still encoded."""
+
+    def __init__(self, body: bytes) -> None:
+        self._body = body
+
+    async def __aiter__(self):
+        for start in range(0, len(self._body), 4096):
+            yield self._body[start : start + 4096]
+
+
+async def _lines(body: bytes, encoding: str, limit: int) -> list[str]:
+    response = httpx.Response(200, headers={"content-encoding": encoding}, stream=_Wire(body))
+    return [line async for line in capped_lines(response, limit)]
+
+
+async def test_streamed_lines_are_inflated_and_split():
+    events = b"data: one\r\n\r\ndata: two\n\ndata: [DONE]"
+    assert await _lines(_gzip(events), "gzip", MAX_BODY) == [
+        "data: one",
+        "",
+        "data: two",
+        "",
+        "data: [DONE]",
+    ]
+
+
+async def test_a_streamed_gzip_bomb_stops_at_the_cap():
+    with pytest.raises(BodyTooLarge):
+        await _lines(gzip_bomb(64 * 2**20), "gzip, gzip", 1_000_000)
