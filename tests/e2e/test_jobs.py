@@ -1,6 +1,7 @@
 """Background jobs: Prefer: respond-async and wait=N, polling, listing, events and cancel."""
 
 import time
+from base64 import b64decode, b64encode
 
 import httpx
 import pytest
@@ -8,6 +9,7 @@ from httpx_sse import connect_sse
 
 from tests.e2e.test_chat_completions import openai_env
 from tests.gateway import GATEWAY_KEY, Gateway
+from worker.render.png import solid_png
 
 OTHER_KEY = "ig-other-key"
 ASYNC = {"Prefer": "respond-async"}
@@ -198,3 +200,24 @@ def test_bad_input(http, method, path, headers, status, says):
     answer = http.request(method, path, json=body, headers=headers)
     assert answer.status_code == status, answer.text
     assert says in answer.json()["error"]["message"]
+
+
+def test_an_edit_in_the_background_keeps_the_bytes_it_was_asked_for(start_gateway):
+    gateway = start_gateway()  # the placeholder model, which edits
+    source = solid_png(64, 64, (30, 30, 200))
+    with httpx.Client(base_url=gateway.url, headers=gateway.headers(), timeout=30) as http:
+        submitted = http.post(
+            "/v1/images/edits",
+            json={
+                "prompt": "make it night",
+                "response_format": "b64_json",
+                "images": [{"image_url": "data:image/png;base64," + b64encode(source).decode()}],
+            },
+            headers=ASYNC,
+        )
+        assert submitted.status_code == 202, submitted.text
+        done = poll(http, submitted.json()["id"])
+    assert done["status"] == "succeeded", done
+    (item,) = done["result"]["data"]
+    assert "url" not in item and b64decode(item["b64_json"]).startswith(b"\x89PNG")
+    assert done["result"]["output_format"] == "png"
