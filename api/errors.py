@@ -1,5 +1,6 @@
 """Every error leaves the api in the OpenAI shape, with Retry-After and x-should-retry where due."""
 
+import difflib
 import logging
 import re
 
@@ -62,6 +63,8 @@ def on_http_exception(request: Request, exc: HTTPException) -> Response[ErrorBod
     if exc.status_code >= 500:
         return on_unexpected(request, exc)
     message, param = _describe(exc)
+    if exc.status_code == 404 and (known := _known_route(request.url.path)):
+        message = f"no such route; the route is {known} (see /schema for the API)"
     return error_response(
         ErrorInfo(status=exc.status_code, type=error_type, code=code, message=message, param=param)
     )
@@ -83,6 +86,28 @@ def on_unexpected(request: Request, exc: Exception) -> Response[ErrorBody]:
         status=500, type="server_error", code="internal_error", message="internal error"
     )
     return error_response(info)
+
+
+# The OpenAI routes clients guess at: a wrong path near one of them is told which exists.
+_OPENAI_ROUTES = (
+    "/v1/chat/completions",
+    "/v1/images/generations",
+    "/v1/images/edits",
+    "/v1/models",
+    "/v1/jobs",
+)
+
+
+def _known_route(path: str) -> str | None:
+    """The route a wrong path was meant for: a part of it (`/v1/chat`), it behind a prefix
+    (`/api/v1/chat/completions`), or one typo away (`/v1/chat/completion`)."""
+    path = "/" + path.strip("/")
+    for route in _OPENAI_ROUTES:
+        bare = route.removeprefix("/v1")
+        if (route.startswith(path) and len(path) > 3) or path.endswith(bare):
+            return route
+    close = difflib.get_close_matches(path, _OPENAI_ROUTES, n=1, cutoff=0.85)
+    return close[0] if close else None
 
 
 def _describe(exc: HTTPException) -> tuple[str, str | None]:

@@ -73,6 +73,8 @@ class Gateway:
             "HOME": os.environ.get("HOME", "/tmp"),
             "REDIS_URL": redis_url,
             "PORT": str(self.port),
+            # A developer's ./.env must not leak into the processes under test.
+            "IMAGEGATE_ENV_FILE": "/dev/null",
             **({"GATEWAY_API_KEY": gateway_key} if gateway_key else {}),
             **(env or {}),
         }
@@ -170,7 +172,7 @@ class Served:
         self.url = f"http://127.0.0.1:{port}"
         self.process = subprocess.Popen(
             [sys.executable, "-m", "imagegate", "serve", "--port", str(port)],
-            env={"HOME": os.environ.get("HOME", "/tmp"), **env},
+            env={"HOME": os.environ.get("HOME", "/tmp"), "IMAGEGATE_ENV_FILE": "/dev/null", **env},
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
             text=True,

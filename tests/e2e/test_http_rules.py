@@ -110,3 +110,19 @@ def test_models_say_which_endpoints_they_serve(start_gateway):
         "flux-dev": ["image-generation", "image-edit"],
         "dall-e-3": ["image-generation"],  # the openai kind's dall-e-3 does not edit
     }
+
+
+@pytest.mark.parametrize(
+    ("path", "route"),
+    [
+        ("/v1/chat", "/v1/chat/completions"),
+        ("/api/v1/chat/completions", "/v1/chat/completions"),
+        ("/v1/chat/completion", "/v1/chat/completions"),
+        ("/v1/v1/images/generations", "/v1/images/generations"),
+        ("/v1/image/generations", "/v1/images/generations"),
+    ],
+)
+def test_a_wrong_path_near_an_openai_route_names_it(gateway, path, route):
+    response = httpx.post(gateway.url + path, json={}, headers=gateway.headers())
+    assert response.status_code == 404
+    assert f"the route is {route}" in response.json()["error"]["message"]
