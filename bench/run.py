@@ -12,6 +12,7 @@ import subprocess
 import sys
 import threading
 import time
+from collections import Counter
 from pathlib import Path
 
 import redis
@@ -50,7 +51,7 @@ def many_waiting() -> list[Row]:
             "1,000 streams at once (5 s upstream)",
             "chat, streamed",
             f"{len(run.latencies)} done, {len(run.errors)} errors",
-            f"all done in {run.elapsed:.1f} s; first byte p50 "
+            f"all done in {run.elapsed:.1f} s{_errors(run)}; first byte p50 "
             f"{side.ms(run.percentile(run.first_bytes, 0.5))}, p99 "
             f"{side.ms(run.percentile(run.first_bytes, 0.99))}",
         ),
@@ -63,6 +64,14 @@ def many_waiting() -> list[Row]:
             f"≤ 300 MB: {side._judge(api, 300, True)}",
         ),
     ]
+
+
+def _errors(run: load.Run) -> str:
+    """The commonest failure, so a table with errors says which."""
+    if not run.errors:
+        return ""
+    kind, count = Counter(error[:60] for error in run.errors).most_common(1)[0]
+    return f" ({count} × {kind})".replace("|", "/")
 
 
 def _watch(port: int, api: int, seen: list, rss: list, stop: threading.Event) -> None:
