@@ -5,7 +5,9 @@ from collections.abc import AsyncIterator
 
 import httpx
 
-from worker.upstream.http import MAX_BODY, BodyTooLarge, open_json, read_capped
+from worker.upstream.http import MAX_BODY, BodyTooLarge, inflated, open_json, read_capped
+
+MAX_STREAM = 8 * MAX_BODY
 
 
 @contextlib.asynccontextmanager
@@ -18,7 +20,8 @@ async def post_for_events(
     headers = {**headers, "Accept": "text/event-stream"}
     async with open_json(client, url, body, headers=headers) as response:
         if "text/event-stream" in response.headers.get("content-type", ""):
-            yield event_data(response.aiter_bytes())
+            # A stream carries previews and images: capped as a whole at a few bodies' worth.
+            yield event_data(inflated(response, MAX_STREAM))
         else:
             yield _once(await read_capped(response))
 

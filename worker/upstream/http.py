@@ -94,22 +94,31 @@ async def read_capped(response: httpx.Response, limit: int = MAX_BODY) -> bytes:
 async def capped_lines(response: httpx.Response, limit: int = MAX_BODY) -> AsyncIterator[str]:
     """The lines of a streamed answer (SSE), under the same cap as read_capped: httpx's own
     aiter_lines inflates whatever a chunk holds before anyone counts."""
+    pending = b""
+    async for piece in inflated(response, limit):
+        *lines, pending = (pending + piece).split(b"\n")
+        for line in lines:
+            yield line.rstrip(b"\r").decode(errors="replace")
+    if pending:
+        yield pending.rstrip(b"\r").decode(errors="replace")
+
+
+async def inflated(response: httpx.Response, limit: int = MAX_BODY) -> AsyncIterator[bytes]:
+    """A streamed answer's decoded bytes, piece by piece as they arrive, each inflate step
+    bounded and the whole stream capped at `limit` (in and out) — what httpx's aiter_bytes
+    does without the bounds."""
     if response.is_stream_consumed:  # a body built in memory (httpx.MockTransport)
-        for line in (await read_capped(response, limit)).decode(errors="replace").splitlines():
-            yield line
+        yield await read_capped(response, limit)
         return
     inflater = Inflater(response.headers.get("content-encoding", ""), limit)
-    received, pending = 0, b""
+    received = 0
     async for chunk in response.aiter_raw():
         received += len(chunk)
         if received > limit:
             raise BodyTooLarge()
         inflater.feed(chunk)
-        *lines, pending = (pending + inflater.take()).split(b"\n")
-        for line in lines:
-            yield line.rstrip(b"\r").decode(errors="replace")
-    if pending:
-        yield pending.rstrip(b"\r").decode(errors="replace")
+        if piece := inflater.take():
+            yield piece
 
 
 class Inflater:
