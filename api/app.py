@@ -3,6 +3,7 @@
 import asyncio
 import contextlib
 from collections.abc import AsyncIterator
+from typing import cast
 
 import httpx
 from arq.connections import ArqRedis
@@ -12,7 +13,7 @@ from litestar.datastructures import State
 from litestar.di import Provide
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import SwaggerRenderPlugin
-from litestar.types import ASGIApp, Message, Receive, Scope, Send
+from litestar.types import ASGIApp, HTTPScope, Message, Receive, ReceiveMessage, Scope, Send
 
 from api.auth import WrongKeyThrottle
 from api.bounded import BoundedRequest
@@ -138,7 +139,7 @@ def answer_head(app: ASGIApp) -> ASGIApp:
     streamed answer is told the client left once its headers are out, so it stops."""
 
     async def handler(scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope["method"] != "HEAD":
+        if scope["type"] != "http" or cast(HTTPScope, scope)["method"] != "HEAD":
             return await app(scope, receive, send)
         started = False
 
@@ -149,11 +150,12 @@ def answer_head(app: ASGIApp) -> ASGIApp:
                 await send(message)
                 await send({"type": "http.response.body", "body": b"", "more_body": False})
 
-        async def receive_until_sent() -> Message:
+        async def receive_until_sent() -> ReceiveMessage:
             return {"type": "http.disconnect"} if started else await receive()
 
-        inner = {**scope, "method": "GET"}
+        inner = cast(HTTPScope, {**scope, "method": "GET"})
         await app(inner, receive_until_sent, headers_only)
-        scope["path_template"] = inner.get("path_template")  # for the request log and metrics
+        # For the request log and the metrics, which read the outer scope.
+        scope["path_template"] = inner.get("path_template", "")
 
     return handler
