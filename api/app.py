@@ -121,6 +121,8 @@ def create_app(settings: Settings, redis: ArqRedis | None = None) -> Litestar:
             allow_origins=list(settings.cors_origins),
             allow_methods=["GET", "HEAD", "POST", "OPTIONS"],
             allow_headers=["Authorization", "Content-Type", "Idempotency-Key", "Prefer"],
+            # A browser script submitting a background job reads where to poll it.
+            expose_headers=["Location", "Retry-After"],
         ),
         request_max_body_size=MAX_JSON_BODY,
         request_class=BoundedRequest,

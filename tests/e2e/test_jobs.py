@@ -221,3 +221,13 @@ def test_an_edit_in_the_background_keeps_the_bytes_it_was_asked_for(start_gatewa
     (item,) = done["result"]["data"]
     assert "url" not in item and b64decode(item["b64_json"]).startswith(b"\x89PNG")
     assert done["result"]["output_format"] == "png"
+
+
+def test_a_browser_script_may_read_where_to_poll(http):
+    answer = http.post(
+        "/v1/images/generations",
+        json={"model": "flux-dev", "prompt": "from a web page"},
+        headers={**ASYNC, "Origin": "https://app.example"},
+    )
+    assert answer.status_code == 202
+    assert "location" in answer.headers["access-control-expose-headers"].lower()
