@@ -33,7 +33,7 @@ from api.routes.models import get_model, list_models
 from common.config.types import Settings
 from common.store.bulk_reader import BulkReader
 from common.store.events import EventHub
-from common.store.images import RedisImageStore
+from common.store.images import image_store
 from common.store.redis import COMMAND_TIMEOUT, DEFAULT_URL, connect
 
 # The reference page's assets are ours (api/static/schema): it must work with no internet.
@@ -60,11 +60,12 @@ def _resources(settings: Settings, redis: ArqRedis | None):
     async def resources(app: Litestar) -> AsyncIterator[None]:
         url = settings.redis_url or DEFAULT_URL
         client = redis or connect(url)
-        reader = None if redis is not None else BulkReader(url, timeout=COMMAND_TIMEOUT)
+        bytes_in_redis = redis is None and settings.s3 is None
+        reader = BulkReader(url, timeout=COMMAND_TIMEOUT) if bytes_in_redis else None
         hub = EventHub(client)
         listener = asyncio.create_task(hub.run())
         app.state.redis = client
-        app.state.images = RedisImageStore(client, settings.image_expiration, reader)
+        app.state.images = image_store(settings, client, reader)
         app.state.gateway = JobClient(client, hub, settings, app.state.images)
         # For the input images of edits given as URLs (api/jobs/inputs.py).
         app.state.http = httpx.AsyncClient(timeout=httpx.Timeout(30.0, connect=10.0))

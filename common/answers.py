@@ -82,6 +82,11 @@ def image_url(base_url: str, image_id: str, extension: str) -> str:
     return f"{base_url}/image/{image_id}.{extension}"
 
 
+def link_to(base_url: str, image: StoredImage) -> str:
+    """The image's direct link when its store gave one (S3_PUBLIC_BASE_URL), else /image/{id}."""
+    return image.link or image_url(base_url, image.id, image.extension)
+
+
 def usage_of(result: JobResult | None) -> CompletionUsage:
     if result is None:
         return CompletionUsage()
@@ -128,9 +133,7 @@ def images_response(
     each image's bytes by id unless it is `url`."""
     items = [
         ImageData(
-            url=image_url(base_url, image.id, image.extension)
-            if response_format != "b64_json"
-            else None,
+            url=link_to(base_url, image) if response_format != "b64_json" else None,
             b64_json=data[image.id] if response_format != "url" else None,
             revised_prompt=result.prompt,  # what the upstream got: enhanced, when it was
         )
@@ -163,9 +166,7 @@ def answer(
 
 def render(result: JobResult, base_url: str) -> str:
     alt = neutralise(result.prompt[:80]) or "image"
-    lines = [
-        f"![{alt}]({image_url(base_url, image.id, image.extension)})" for image in result.images
-    ]
+    lines = [f"![{alt}]({link_to(base_url, image)})" for image in result.images]
     lines += ["", "---"]
     if result.enhanced:
         lines += [

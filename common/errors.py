@@ -11,7 +11,8 @@ ImagegateError            any failure we report to a client; carries status, typ
 ├── RateLimited         429: our limit, or every upstream key rate limited
 ├── ClientClosedRequest 499: the client left before its answer (nginx's code; nobody reads it)
 ├── UpstreamFailed      502: every key failed, the upstream rejected our configuration, or the
-│                            enhancement LLM gave no prompt (then the user's prompt is used)
+│   │                        enhancement LLM gave no prompt (then the user's prompt is used)
+│   └── StorageUnavailable 502: the image bucket (IMAGE_STORE=s3) failed to store or serve
 ├── ServiceUnavailable  503: Redis, the queue or the cache cannot take work now
 │   └── StoreFailed     503: a job's result could not be stored; the upstream is not paid again
 ├── RequestTimeout      504: the wait passed REQUEST_TIMEOUT
@@ -138,6 +139,10 @@ class UpstreamFailed(ImagegateError):
     type = "upstream_error"
     default_code = "upstream_failed"
     should_retry = False
+
+
+class StorageUnavailable(UpstreamFailed):
+    default_code = "storage_unavailable"
 
 
 class ServiceUnavailable(ImagegateError):

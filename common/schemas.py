@@ -97,6 +97,7 @@ class StoredImage(msgspec.Struct, frozen=True, kw_only=True):
     # inf: kept for good)
     key: str = ""  # the object's key in the bucket (IMAGE_STORE=s3); empty: the bytes are in Redis
     size: int = 0  # bytes (0: unknown, for records made before)
+    link: str = ""  # where answers link to instead of /image/{id} (S3_PUBLIC_BASE_URL)
 
 
 class LlmTokens(msgspec.Struct, frozen=True, kw_only=True):

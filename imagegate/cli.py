@@ -63,6 +63,9 @@ def main(argv: list[str] | None = None) -> int:
         settings = replace(
             settings, host=args.host or settings.host, port=args.port or settings.port
         )
+    if settings.s3 is not None and (problems := _bucket_problems(settings)):
+        print(ConfigError(problems), file=sys.stderr)
+        return 2
     if args.command == "check-config":
         print(describe(settings))
         return 0
@@ -110,7 +113,43 @@ def describe(settings: Settings) -> str:
         if spec
         else "enhancement: off"
     )
-    return f"{table}\n\n{gateway}; default model: {settings.default_model or settings.model_names()[0]}\n{enhancement}"
+    return (
+        f"{table}\n\n{gateway}; default model: "
+        f"{settings.default_model or settings.model_names()[0]}\n{enhancement}\n"
+        f"{describe_store(settings)}\n{describe_redis(settings)}"
+    )
+
+
+def _bucket_problems(settings: Settings) -> list[str]:
+    """A bucket that is missing or refuses the credentials stops every command at start."""
+    from common.store.s3 import check_bucket  # imported here: obstore loads only when used
+
+    return asyncio.run(check_bucket(settings.s3))
+
+
+def describe_store(settings: Settings) -> str:
+    """Where image bytes go: the bucket and its endpoint's host, never the credentials."""
+    spec = settings.s3
+    kept = f"{settings.image_expiration} s" if settings.image_expiration else "for good"
+    if spec is None:
+        return f"image store: redis (images kept {kept})"
+    where = _host(spec.endpoint_url) if spec.endpoint_url else f"AWS S3 {spec.region or ''}"
+    serving = "streamed through /image"
+    if spec.presign:
+        serving = "/image redirects to presigned URLs"
+    if spec.public_base_url:
+        serving = f"answers link to {_host(spec.public_base_url)}"
+    return (
+        f"image store: s3 bucket {spec.bucket!r} at {where.strip()}, prefix {spec.prefix!r}, "
+        f"images kept {kept}, {serving}"
+    )
+
+
+def describe_redis(settings: Settings) -> str:
+    if settings.sentinel is not None:
+        names = ", ".join(f"{host}:{port}" for host, port in settings.sentinel.sentinels)
+        return f"redis: master {settings.sentinel.master!r} through sentinels {names}"
+    return f"redis: {_host(settings.redis_url) if settings.redis_url else 'default'}"
 
 
 def _host(url: str) -> str:

@@ -9,6 +9,7 @@ from imagegate.redis_server import RedisProcess, redis_server_binary
 from tests.fakes.openai_images import OpenAIImagesFake, start_openai_images
 from tests.fakes.server import FakeServer
 from tests.gateway import Gateway
+from tests.servers import S3Server
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -31,6 +32,14 @@ async def redis(redis_server):
     client = connect(redis_server.url)
     yield client
     await client.aclose()
+
+
+@pytest.fixture(scope="session")
+def s3_server() -> Iterator[S3Server]:
+    """moto's S3 server, shared by the session (each test makes its own bucket); on its own
+    loopback address, as a bucket on another host would be."""
+    with S3Server("127.0.0.3") as server:
+        yield server
 
 
 @pytest.fixture(scope="module")

@@ -63,9 +63,10 @@ class Gateway:
         env: dict[str, str] | None = None,
         *,
         gateway_key: str | None = GATEWAY_KEY,
+        host: str = "127.0.0.1",
     ) -> None:
         self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
+        self.url = f"http://{host}:{self.port}"
         self.key = gateway_key
         self.log_dir = Path(tempfile.mkdtemp(prefix="imagegate-test-"))
         self.env = {
@@ -75,6 +76,7 @@ class Gateway:
             "PORT": str(self.port),
             # A developer's ./.env must not leak into the processes under test.
             "IMAGEGATE_ENV_FILE": "/dev/null",
+            **({"HOST": host} if host != "127.0.0.1" else {}),
             **({"GATEWAY_API_KEY": gateway_key} if gateway_key else {}),
             **(env or {}),
         }

@@ -143,7 +143,7 @@ async def _finish(
             services.store.stage(pipe, meta, data)
         if outcome.store_result and isinstance(event, Completed):
             pipe.set(
-                keys.job_result(job.id), encode(event.result), ex=services.settings.image_expiration
+                keys.job_result(job.id), encode(event.result), ex=services.settings.records_ttl
             )
         if tracked is not None:
             background.end(services, pipe, job, tracked, event, inline)

@@ -10,7 +10,7 @@ from redis.asyncio import Redis
 
 from common.config.types import Settings
 from common.store.events import EventLog
-from common.store.images import ImageStore, RedisImageStore
+from common.store.images import ImageStore, image_store
 from common.store.jobs import JobStore
 from worker.failover import Failover
 from worker.upstream.http import ACCEPT_ENCODING
@@ -54,8 +54,8 @@ def build_services(
         settings=settings,
         redis=redis,
         http=http,
-        store=RedisImageStore(redis, settings.image_expiration),
-        events=EventLog(redis, settings.image_expiration),
+        store=image_store(settings, redis),
+        events=EventLog(redis, settings.records_ttl),
         failover=Failover(redis, http, settings),
         jobs=JobStore(
             redis, getattr(redis, "default_queue_name", ARQ_QUEUE), settings.image_expiration

@@ -1,24 +1,53 @@
 """The arq settings of the imagegate worker, and the factory that binds them to our settings."""
 
+import asyncio
+import contextlib
+import logging
+
 import httpx
 from arq.connections import ArqRedis
 from arq.worker import func
 
 from common.config.types import Settings
 from common.store.arq_compat import worker_kwargs
+from common.store.images import ImageStore
 from common.store.redis import job_deserializer, job_serializer
 from worker.generate import generate
 from worker.loop import ImageWorker
 from worker.services import build_services
 from worker.webhooks import deliver_webhook
 
+log = logging.getLogger("imagegate.worker")
+
+
+# How often a worker deletes the objects of expired images (IMAGE_STORE=s3): none outlives its
+# record by much more than this.
+SWEEP_SECONDS = 30.0
+
 
 async def on_startup(ctx: dict) -> None:
-    ctx["services"] = build_services(ctx["settings"], ctx["redis"], ctx.get("transport"))
+    ctx["services"] = services = build_services(ctx["settings"], ctx["redis"], ctx.get("transport"))
+    ctx["sweeper"] = asyncio.create_task(_sweep_forever(services.store))
 
 
 async def on_shutdown(ctx: dict) -> None:
+    ctx["sweeper"].cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await ctx["sweeper"]
     await ctx["services"].http.aclose()
+    await ctx["services"].store.close()
+
+
+async def _sweep_forever(store: ImageStore, every: float = SWEEP_SECONDS) -> None:
+    """Workers share the sweep (a lock in Redis lets one at a time run it); a failing bucket
+    or Redis outage only delays it."""
+    while True:
+        try:
+            if deleted := await store.sweep():
+                log.info("expired images deleted from the bucket", extra={"count": deleted})
+        except Exception as exc:
+            log.warning("image sweep failed", extra={"error": type(exc).__name__})
+        await asyncio.sleep(every)
 
 
 class WorkerSettings:

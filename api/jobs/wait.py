@@ -62,7 +62,7 @@ class JobClient:
                 await self._admission.enqueue(job, caller, expires)
                 return job.id
             claim = Claim(caller, idempotency_key, body, job.id)
-            first = await claim.take(self._redis, self.settings.image_expiration)
+            first = await claim.take(self._redis, self.settings.records_ttl)
             if first is not None:
                 return first
             try:

@@ -7,6 +7,7 @@ from urllib.parse import urlsplit
 
 from standardwebhooks.webhooks import Webhook
 
+from common.config import scale
 from common.config.enhance import enhance_settings
 from common.config.env import EnvReader
 from common.config.families import PLACEHOLDER, PROVIDER_FAMILIES, check_url
@@ -40,13 +41,17 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
     # The file's [settings] first, so the environment wins for every single setting.
     env = EnvReader({**file.settings, **environ})
     env.problems.extend(file.problems)
+    expiration = env.integer("IMAGE_EXPIRATION", 1800, low=0)
     settings = Settings(
         providers=all_providers(env, file),
         enhance=enhance_settings(env),
         gateway_keys=gateway_keys(env),
         allow_anonymous=env.flag("ALLOW_ANONYMOUS", False),
-        redis_url=redis_url(env),
-        image_expiration=env.integer("IMAGE_EXPIRATION", 1800, low=1),
+        redis_url=scale.with_password(redis_url(env), env.text("REDIS_PASSWORD")),
+        redis_password=env.text("REDIS_PASSWORD"),
+        sentinel=scale.sentinel(env, env.text("REDIS_URL")),
+        image_expiration=expiration,
+        s3=scale.image_store(env, expiration),
         request_timeout=env.number("REQUEST_TIMEOUT", 300.0, low=1),
         provider_timeout=env.number("PROVIDER_TIMEOUT", 120.0, low=1),
         connect_timeout=env.number("PROVIDER_CONNECT_TIMEOUT", 10.0, low=0.1),

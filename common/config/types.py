@@ -56,13 +56,38 @@ class EnhanceSpec(msgspec.Struct, frozen=True, kw_only=True):
     timeout: float = 10.0
 
 
+class S3Spec(msgspec.Struct, frozen=True, kw_only=True):
+    """The bucket that holds image bytes with IMAGE_STORE=s3 (common/store/s3.py)."""
+
+    bucket: str
+    endpoint_url: str | None = None  # None: AWS S3 itself
+    region: str | None = None
+    access_key_id: str | None = None  # None: the AWS credential chain (env, web identity, IMDS)
+    secret_access_key: str | None = None
+    prefix: str = "imagegate/"
+    presign: bool = False  # /image answers 302 to a presigned URL
+    public_base_url: str | None = None  # answers link to <this>/<object key>
+
+
+class SentinelSpec(msgspec.Struct, frozen=True, kw_only=True):
+    """Redis through Sentinel: every connection asks these where the master is."""
+
+    sentinels: tuple[tuple[str, int], ...]
+    master: str = "mymaster"
+    password: str | None = None  # the sentinels' own
+    db: int = 0
+
+
 class Settings(msgspec.Struct, frozen=True, kw_only=True):
     providers: tuple[ProviderSpec, ...]
     enhance: EnhanceSpec | None = None
     gateway_keys: tuple[str, ...] = ()
     allow_anonymous: bool = False
     redis_url: str | None = None
-    image_expiration: int = 1800
+    redis_password: str | None = None  # the master's and replicas' (filled into REDIS_URL)
+    sentinel: SentinelSpec | None = None
+    image_expiration: int = 1800  # 0: kept for good (IMAGE_STORE=s3 only)
+    s3: S3Spec | None = None  # IMAGE_STORE=s3; None: image bytes live in Redis
     request_timeout: float = 300.0
     provider_timeout: float = 120.0
     connect_timeout: float = 10.0
@@ -93,6 +118,12 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     webhook_max_attempts: int = 6
     webhook_allow_hosts: tuple[str, ...] = ()  # hosts allowed although private or loopback
     webhook_backoff_scale: float = 1.0  # tests only: shrinks the retry schedule
+
+    @property
+    def records_ttl(self) -> int:
+        """Seconds job results, events and idempotency claims are kept: the images' own
+        expiry, or a day when images are kept for good (IMAGE_EXPIRATION=0)."""
+        return self.image_expiration or 86400
 
     def find_model(self, name: str) -> tuple[ProviderSpec, ModelSpec] | None:
         for provider in self.providers:

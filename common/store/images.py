@@ -16,6 +16,7 @@ import msgspec
 from redis.asyncio import Redis
 from redis.asyncio.client import Pipeline
 
+from common.config.types import Settings
 from common.schemas import ImageInfo, StoredImage
 from common.store import keys
 from common.store.bulk_reader import BulkReader
@@ -122,6 +123,10 @@ class ImageStore(Protocol):
         """Bytes of the images still kept (expired ones are subtracted as they are found)."""
         ...
 
+    async def sweep(self) -> int:
+        """Delete the bytes of expired images that do not go by themselves; returns how many."""
+        ...
+
     async def close(self) -> None: ...
 
 
@@ -199,6 +204,19 @@ class RedisImageStore:
             return None
         return OpenedImage(cached.meta, cached.ttl_seconds, data=cached.data)
 
+    async def sweep(self) -> int:
+        """Nothing to do: Redis expires the bytes with their record."""
+        return 0
+
     async def close(self) -> None:
         if self._reader is not None:
             await self._reader.close()
+
+
+def image_store(settings: Settings, redis: Redis, reader: BulkReader | None = None) -> ImageStore:
+    """The store IMAGE_STORE names (`reader`, for bytes kept in Redis, is then unused)."""
+    if settings.s3 is None:
+        return RedisImageStore(redis, settings.image_expiration, reader)
+    from common.store.s3 import S3ImageStore  # imported here: obstore loads only when used
+
+    return S3ImageStore(redis, settings.image_expiration, settings.s3)

@@ -93,3 +93,9 @@ DELIVERY_PREFIX = "webhook:"
 def webhook_delivery(job_id: str, attempt: int) -> str:
     """The arq job id of one delivery attempt of a job's webhook."""
     return f"{DELIVERY_PREFIX}{job_id}:{attempt}"
+
+
+# With IMAGE_STORE=s3: every object's key scored by the time its record expires, written before
+# the upload (an object whose record never got written is swept too), and the sweeper's lock.
+S3_SWEEP = PREFIX + "s3-sweep"
+S3_SWEEP_LOCK = PREFIX + "s3-sweep-lock"

@@ -1,0 +1,92 @@
+"""Real servers the tests start themselves: moto's S3 server (speaks the S3 protocol) and,
+for Redis high availability, a Sentinel group (tests/e2e/test_sentinel.py)."""
+
+import subprocess
+import sys
+import time
+import uuid
+
+import httpx
+
+from imagegate.redis_server import free_port
+
+S3_ENV = {"AWS_ACCESS_KEY_ID": "test", "AWS_SECRET_ACCESS_KEY": "test"}
+
+
+class S3Server:
+    """moto's standalone server on a free loopback port; each test makes its own bucket."""
+
+    def __init__(self, host: str = "127.0.0.1") -> None:
+        self.port = free_port()
+        self.url = f"http://{host}:{self.port}"
+        self._process: subprocess.Popen | None = None
+        self._host = host
+
+    def start(self, timeout: float = 20.0) -> "S3Server":
+        self._process = subprocess.Popen(
+            [sys.executable, "-m", "moto.server", "-H", self._host, "-p", str(self.port)],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            try:
+                httpx.get(f"{self.url}/moto-api/", timeout=1)
+                return self
+            except httpx.TransportError:
+                if self._process.poll() is not None:
+                    raise RuntimeError("moto's S3 server exited at start") from None
+                time.sleep(0.1)
+        self.stop()
+        raise RuntimeError("moto's S3 server did not answer in time")
+
+    def client(self):
+        """boto3 (moto brings it): the tests' own view of the bucket, apart from imagegate's."""
+        import boto3
+
+        return boto3.client(
+            "s3",
+            endpoint_url=self.url,
+            region_name="us-east-1",
+            aws_access_key_id="test",
+            aws_secret_access_key="test",
+        )
+
+    def create_bucket(self) -> str:
+        name = f"images-{uuid.uuid4().hex[:12]}"
+        self.client().create_bucket(Bucket=name)
+        return name
+
+    def objects(self, bucket: str) -> list[str]:
+        listing = self.client().list_objects_v2(Bucket=bucket)
+        return sorted(item["Key"] for item in listing.get("Contents", ()))
+
+    def delete(self, bucket: str, key: str) -> None:
+        self.client().delete_object(Bucket=bucket, Key=key)
+
+    def env(self, bucket: str, **extra: str) -> dict[str, str]:
+        """The gateway variables that put images in `bucket`."""
+        return {
+            "IMAGE_STORE": "s3",
+            "S3_BUCKET": bucket,
+            "S3_ENDPOINT_URL": self.url,
+            "S3_REGION": "us-east-1",
+            "S3_ACCESS_KEY_ID": "test",
+            "S3_SECRET_ACCESS_KEY": "test",
+            **extra,
+        }
+
+    def stop(self) -> None:
+        if self._process is not None and self._process.poll() is None:
+            self._process.terminate()
+            try:
+                self._process.wait(5)
+            except subprocess.TimeoutExpired:
+                self._process.kill()
+                self._process.wait()
+
+    def __enter__(self) -> "S3Server":
+        return self.start()
+
+    def __exit__(self, *exc) -> None:
+        self.stop()
