@@ -2,8 +2,10 @@
 
 import argparse
 import asyncio
+import logging
 import os
 import sys
+from typing import NoReturn
 from urllib.parse import urlsplit
 
 import uvloop
@@ -63,9 +65,28 @@ def main(argv: list[str] | None = None) -> int:
         settings = replace(
             settings, host=args.host or settings.host, port=args.port or settings.port
         )
-    if settings.s3 is not None and (problems := _bucket_problems(settings)):
+    if settings.s3 is not None:
+        return _leave(_with_bucket(args, settings))
+    return _command(args, settings)
+
+
+def _with_bucket(args: argparse.Namespace, settings: Settings) -> int:
+    if problems := _bucket_problems(settings):
         print(ConfigError(problems), file=sys.stderr)
         return 2
+    return _command(args, settings)
+
+
+def _leave(code: int) -> NoReturn:
+    """Exit without the interpreter's finalisation once obstore has run: its Rust runtime's
+    threads, still alive then, can abort the process (SIGABRT) while Python tears down."""
+    logging.shutdown()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)
+
+
+def _command(args: argparse.Namespace, settings: Settings) -> int:
     if args.command == "check-config":
         print(describe(settings))
         return 0

@@ -83,7 +83,7 @@ def test_a_missing_bucket_stops_check_config_and_the_api_at_start(s3_server, tmp
             text=True,
             timeout=30,
         )
-        assert done.returncode == 2, done.stderr
+        assert done.returncode == 2, (command, done.returncode, done.stdout, done.stderr)
         assert "S3_BUCKET 'not-there'" in done.stderr and "does not exist" in done.stderr
         assert "Traceback" not in done.stderr and "test" not in done.stderr.split("problem")[1]
 
