@@ -145,7 +145,7 @@ def _bucket_problems(settings: Settings) -> list[str]:
     """A bucket that is missing or refuses the credentials stops every command at start."""
     from common.store.s3 import check_bucket  # imported here: obstore loads only when used
 
-    return asyncio.run(check_bucket(settings.s3))
+    return asyncio.run(check_bucket(settings.s3)) if settings.s3 else []
 
 
 def describe_store(settings: Settings) -> str:

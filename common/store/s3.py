@@ -12,6 +12,7 @@ import math
 import time
 from collections.abc import AsyncGenerator
 from datetime import timedelta
+from typing import TYPE_CHECKING
 
 from msgspec.structs import replace
 from obstore import sign_async
@@ -35,6 +36,10 @@ from common.store.images import (
     remaining,
     stage_accounting,
 )
+from common.store.redis import reply
+
+if TYPE_CHECKING:  # a type of the stubs only
+    from obstore.store import S3Config
 
 log = logging.getLogger("imagegate.store")
 
@@ -49,7 +54,7 @@ _REFUSED = ("AccessDenied", "InvalidAccessKeyId", "SignatureDoesNotMatch", "403"
 
 
 def bucket(spec: S3Spec) -> S3Store:
-    config: dict[str, str] = {}
+    config: S3Config = {}
     if spec.endpoint_url:
         config["endpoint"] = spec.endpoint_url
     if spec.region:
@@ -120,7 +125,7 @@ class S3ImageStore:
 
     def stage(self, pipe: Pipeline, meta: StoredImage, data: bytes) -> None:
         key = keys.image(meta.id)
-        pipe.hset(key, "meta", encode_meta(meta))
+        pipe.hset(key, mapping={"meta": encode_meta(meta)})
         if not math.isinf(meta.expires):
             pipe.pexpireat(key, int(meta.expires * 1000))
         stage_accounting(pipe, meta, len(data))
@@ -134,7 +139,7 @@ class S3ImageStore:
         return meta
 
     async def _record(self, image_id: str) -> StoredImage | None:
-        raw = await self._redis.hget(keys.image(image_id), "meta")
+        raw: bytes | None = await reply(self._redis.hget(keys.image(image_id), "meta"))  # type: ignore[arg-type]
         return decode_meta(raw) if raw is not None else None
 
     async def get(self, image_id: str) -> CachedImage | None:
