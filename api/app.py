@@ -34,7 +34,7 @@ from common.config.types import Settings
 from common.store.bulk_reader import BulkReader
 from common.store.events import EventHub
 from common.store.images import image_store
-from common.store.redis import COMMAND_TIMEOUT, DEFAULT_URL, connect
+from common.store.redis import COMMAND_TIMEOUT, DEFAULT_URL, connect_to
 
 # The reference page's assets are ours (api/static/schema): it must work with no internet.
 _SWAGGER = SwaggerRenderPlugin(
@@ -59,8 +59,9 @@ def _resources(settings: Settings, redis: ArqRedis | None):
     @contextlib.asynccontextmanager
     async def resources(app: Litestar) -> AsyncIterator[None]:
         url = settings.redis_url or DEFAULT_URL
-        client = redis or connect(url)
-        bytes_in_redis = redis is None and settings.s3 is None
+        client = redis or connect_to(settings)
+        # Through Sentinel, redis-py finds the master: the bulk reader only knows one address.
+        bytes_in_redis = redis is None and settings.s3 is None and settings.sentinel is None
         reader = BulkReader(url, timeout=COMMAND_TIMEOUT) if bytes_in_redis else None
         hub = EventHub(client)
         listener = asyncio.create_task(hub.run())

@@ -18,7 +18,7 @@ from msgspec.structs import replace
 from api.app import create_app
 from common.config.types import Settings
 from common.store import keys
-from common.store.redis import DEFAULT_URL, connect
+from common.store.redis import connect_to
 from imagegate.embedded import private_redis
 from imagegate.http_protocol import bounded_protocol
 from worker.settings import create_worker
@@ -108,7 +108,7 @@ async def run_api(settings: Settings) -> int:
 
 
 async def run_worker(settings: Settings) -> int:
-    redis = connect(settings.redis_url or DEFAULT_URL, command_timeout=None)
+    redis = connect_to(settings, command_timeout=None)
     worker = create_worker(settings, redis)
     try:
         with contextlib.suppress(asyncio.CancelledError):
@@ -120,7 +120,7 @@ async def run_worker(settings: Settings) -> int:
 
 async def worker_is_alive(settings: Settings) -> bool:
     """Whether a worker process of this host has sent a heartbeat lately (container healthchecks)."""
-    redis = connect(settings.redis_url or DEFAULT_URL)
+    redis = connect_to(settings)
     try:
         beats = await redis.zrangebyscore(keys.WORKERS, time.time() - keys.HEARTBEAT_FRESH, "+inf")
     finally:
@@ -139,18 +139,14 @@ async def serve(settings: Settings) -> int:
         settings = replace(settings, gateway_keys=(generated_key,))
     async with contextlib.AsyncExitStack() as stack:
         where, in_process = "Redis at REDIS_URL", None
-        if not settings.redis_url:
+        if not settings.redis_url and settings.sentinel is None:
             embedded = await stack.enter_async_context(private_redis())
             where = embedded.description
             if embedded.url:
                 settings = replace(settings, redis_url=embedded.url)
             else:
                 in_process = embedded.new_client
-        worker_redis = (
-            in_process()
-            if in_process
-            else connect(settings.redis_url or DEFAULT_URL, command_timeout=None)
-        )
+        worker_redis = in_process() if in_process else connect_to(settings, command_timeout=None)
         worker = create_worker(settings, worker_redis, handle_signals=False)
         worker_task = asyncio.create_task(worker.async_run())
         app = create_app(settings, redis=in_process() if in_process else None)

@@ -12,7 +12,10 @@ import msgspec
 from arq.connections import ArqRedis
 from redis.asyncio import BlockingConnectionPool, ConnectionPool, Redis
 from redis.asyncio.client import Pipeline, PubSub
+from redis.asyncio.sentinel import Sentinel, SentinelConnectionPool
 from redis.exceptions import RedisError
+
+from common.config.types import Settings
 
 log = logging.getLogger("imagegate.redis")
 
@@ -58,6 +61,35 @@ def connect(
         max_connections=max_connections,
         timeout=COMMAND_TIMEOUT,  # the longest a request waits for a free connection
     )
+    return arq_client(pool)
+
+
+def connect_to(settings: Settings, *, command_timeout: float | None = COMMAND_TIMEOUT) -> ArqRedis:
+    """A client of the Redis the settings name: REDIS_URL, or the master the sentinels of
+    REDIS_SENTINELS point to. Through Sentinel each new connection asks for the master, and a
+    connection that fails is dropped, so clients follow a failover without a restart."""
+    spec = settings.sentinel
+    if spec is None:
+        return connect(settings.redis_url or DEFAULT_URL, command_timeout=command_timeout)
+    options: dict[str, Any] = {
+        "socket_connect_timeout": CONNECT_TIMEOUT,
+        "socket_timeout": command_timeout,
+        "socket_keepalive": True,
+        "socket_keepalive_options": _KEEPALIVE,
+        "health_check_interval": 15,
+        "password": settings.redis_password,
+        "db": spec.db,
+    }
+    manager = Sentinel(
+        list(spec.sentinels),
+        sentinel_kwargs={
+            "password": spec.password,
+            "socket_connect_timeout": CONNECT_TIMEOUT,
+            "socket_timeout": COMMAND_TIMEOUT,
+        },
+        **options,
+    )
+    pool = SentinelConnectionPool(spec.master, manager, max_connections=64, **options)
     return arq_client(pool)
 
 
