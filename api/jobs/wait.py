@@ -4,6 +4,7 @@ import asyncio
 import contextlib
 import math
 from collections.abc import AsyncIterator, Awaitable
+from typing import TypedDict
 
 from arq.connections import ArqRedis
 from litestar import Request
@@ -23,6 +24,23 @@ from common.store.jobs import JobStore
 REDIS_RETRY_AFTER = 5
 # How often a quiet wait makes sure its job still exists in Redis.
 VANISH_CHECK = 2.0
+
+
+class Submission(TypedDict):
+    """Who submits a job, and what makes a retry the same request (JobClient.submit and run)."""
+
+    caller: str
+    idempotency_key: str | None
+    body: bytes
+
+
+def submission(request: Request, body: bytes) -> Submission:
+    """The caller (api/auth.py sets it), its Idempotency-Key, and the body that key stands for."""
+    return Submission(
+        caller=request.state.caller,
+        idempotency_key=request.headers.get("idempotency-key"),
+        body=body,
+    )
 
 
 class JobClient:

@@ -10,7 +10,7 @@ from api.jobs.background import track
 from api.jobs.build import build_job, chat_images, chat_prompt, resolve_model
 from api.jobs.inputs import Inputs
 from api.jobs.uploads import MAX_JSON_BODY, decode_json, read_body
-from api.jobs.wait import JobClient
+from api.jobs.wait import JobClient, submission
 from api.openai.chat_answer import ChunkWriter, completion
 from api.openai.sse import SSE_HEADERS, chat_stream
 from api.openai.wire import ChatCompletion, ChatCompletionRequest
@@ -66,15 +66,11 @@ async def chat_completions(
     if isinstance(tracked, Response):
         return tracked
     job = tracked
-    submission = {
-        "caller": request.state.caller,
-        "idempotency_key": request.headers.get("idempotency-key"),
-        "body": bytes(body),
-    }
+    submitted = submission(request, bytes(body))
     if not data.stream:
-        result = await gateway.run(job, request, **submission)
+        result = await gateway.run(job, request, **submitted)
         return Response(completion(f"chatcmpl-{job.id}", job.model, result, base_url))
-    job_id = await gateway.submit(job, **submission)
+    job_id = await gateway.submit(job, **submitted)
     include_usage = data.stream_options is not None and data.stream_options.include_usage
     writer = ChunkWriter(f"chatcmpl-{job_id}", job.model, include_usage)
     return Stream(

@@ -12,7 +12,7 @@ from api.jobs.background import track
 from api.jobs.build import build_job, resolve_model
 from api.jobs.inputs import Inputs
 from api.jobs.uploads import read_edit_body
-from api.jobs.wait import JobClient
+from api.jobs.wait import JobClient, submission
 from api.openai.images_answer import images_response, images_stream
 from api.openai.sse import SSE_HEADERS
 from api.openai.wire import ImagesResponse
@@ -67,19 +67,15 @@ async def images_edits(
     )
     if isinstance(tracked, Response):
         return tracked
-    submission = {
-        "caller": request.state.caller,
-        "idempotency_key": request.headers.get("idempotency-key"),
-        "body": identity,
-    }
+    submitted = submission(request, identity)
     if data.stream:
-        job_id = await gateway.submit(tracked, **submission)
+        job_id = await gateway.submit(tracked, **submitted)
         return Stream(
             images_stream(gateway, job_id, tracked, prefix="image_edit"),
             media_type="text/event-stream",
             headers=SSE_HEADERS,
         )
-    result = await gateway.run(tracked, request, **submission)
+    result = await gateway.run(tracked, request, **submitted)
     return Response(await images_response(result, gateway.images, base_url, response_format))
 
 

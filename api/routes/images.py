@@ -9,7 +9,7 @@ from litestar.response import Stream
 from api.auth import require_gateway_key
 from api.jobs.background import track
 from api.jobs.build import build_job
-from api.jobs.wait import JobClient
+from api.jobs.wait import JobClient, submission
 from api.openai.images_answer import images_response, images_stream
 from api.openai.sse import SSE_HEADERS
 from api.openai.wire import ImageGenerationRequest, ImagesResponse
@@ -54,17 +54,13 @@ async def images_generations(
     if isinstance(tracked, Response):
         return tracked
     job = tracked
-    submission = {
-        "caller": request.state.caller,
-        "idempotency_key": request.headers.get("idempotency-key"),
-        "body": await request.body(),
-    }
+    submitted = submission(request, await request.body())
     if data.stream:
-        job_id = await gateway.submit(job, **submission)
+        job_id = await gateway.submit(job, **submitted)
         return Stream(
             images_stream(gateway, job_id, job), media_type="text/event-stream", headers=SSE_HEADERS
         )
-    result = await gateway.run(job, request, **submission)
+    result = await gateway.run(job, request, **submitted)
     answer = await images_response(
         result, gateway.images, public_base_url(request, settings), response_format
     )
