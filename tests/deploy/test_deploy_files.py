@@ -66,3 +66,16 @@ def test_env_example_documents_every_variable_the_code_reads():
     example = (ROOT / ".env.example").read_text()
     missing = sorted(name for name in read if name not in example)
     assert not missing, f".env.example does not mention {missing}"
+
+
+@pytest.mark.parametrize("path", sorted(ROOT.glob("deploy/**/*.yml")), ids=lambda path: path.name)
+def test_every_compose_example_is_valid(path):
+    done = subprocess.run(
+        [compose_binary(), "-f", str(path), "config", "-q"], capture_output=True, text=True
+    )
+    assert done.returncode == 0, done.stderr
+
+
+def test_the_examples_cover_a_bucket_and_sentinel():
+    names = {path.name for path in ROOT.glob("deploy/**/*.yml")}
+    assert {"compose.minio.yml", "compose.sentinel.yml"} <= names
