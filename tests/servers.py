@@ -1,10 +1,13 @@
 """Real servers the tests start themselves: moto's S3 server (speaks the S3 protocol) and,
 for Redis high availability, a Sentinel group (tests/e2e/test_sentinel.py)."""
 
+import shutil
 import subprocess
 import sys
+import tempfile
 import time
 import uuid
+from pathlib import Path
 
 import httpx
 
@@ -86,6 +89,100 @@ class S3Server:
                 self._process.wait()
 
     def __enter__(self) -> "S3Server":
+        return self.start()
+
+    def __exit__(self, *exc) -> None:
+        self.stop()
+
+
+class SentinelGroup:
+    """A Redis master, one replica and three sentinels on loopback (Debian's redis-sentinel),
+    quick to fail over: the master counts as down after one second."""
+
+    MASTER = "mymaster"
+
+    def __init__(self) -> None:
+        self.dir = Path(tempfile.mkdtemp(prefix="imagegate-sentinel-"))
+        self.ports = [free_port() for _ in range(5)]  # master, replica, three sentinels
+        self.processes: list[subprocess.Popen] = []
+
+    @property
+    def sentinels(self) -> str:
+        return ",".join(f"127.0.0.1:{port}" for port in self.ports[2:])
+
+    def _redis(self, port: int, *extra: str) -> subprocess.Popen:
+        return subprocess.Popen(
+            [
+                "redis-server",
+                "--port",
+                str(port),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+                "--dir",
+                str(self.dir),
+                *extra,
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+
+    def start(self) -> "SentinelGroup":
+        master, replica = self.ports[:2]
+        self.processes.append(self._redis(master))
+        self.processes.append(self._redis(replica, "--replicaof", "127.0.0.1", str(master)))
+        for port in self.ports[2:]:
+            conf = self.dir / f"sentinel-{port}.conf"
+            conf.write_text(
+                f"port {port}\nbind 127.0.0.1\ndir {self.dir}\n"
+                f"sentinel monitor {self.MASTER} 127.0.0.1 {master} 2\n"
+                f"sentinel down-after-milliseconds {self.MASTER} 1000\n"
+                f"sentinel failover-timeout {self.MASTER} 5000\n"
+            )
+            self.processes.append(
+                subprocess.Popen(
+                    ["redis-sentinel", str(conf)],
+                    stdout=subprocess.DEVNULL,
+                    stderr=subprocess.DEVNULL,
+                )
+            )
+        deadline = time.monotonic() + 15
+        while time.monotonic() < deadline:
+            if self.master_port() == master and self._replicas_seen():
+                return self
+            time.sleep(0.1)
+        self.stop()
+        raise RuntimeError("the sentinel group did not come up")
+
+    def _ask(self, port: int, *command: str) -> str:
+        done = subprocess.run(
+            ["redis-cli", "-p", str(port), *command], capture_output=True, text=True, timeout=5
+        )
+        return done.stdout
+
+    def master_port(self) -> int | None:
+        answer = self._ask(self.ports[2], "SENTINEL", "get-master-addr-by-name", self.MASTER)
+        lines = answer.split()
+        return int(lines[1]) if len(lines) == 2 and lines[1].isdigit() else None
+
+    def _replicas_seen(self) -> bool:
+        return "slave" in self._ask(self.ports[2], "SENTINEL", "replicas", self.MASTER)
+
+    def kill_master(self) -> None:
+        self.processes[0].kill()
+        self.processes[0].wait()
+
+    def stop(self) -> None:
+        for process in self.processes:
+            if process.poll() is None:
+                process.kill()
+                process.wait()
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+    def __enter__(self) -> "SentinelGroup":
         return self.start()
 
     def __exit__(self, *exc) -> None:
