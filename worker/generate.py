@@ -151,7 +151,11 @@ async def _finish(
             await services.events.append(job.id, event, pipe)
         metrics.job_finished(pipe, provider, job.model, label, seconds)
         # The images are stored now: their reservation ends once the api's memory sample sees them.
-        pipe.zadd(keys.IMAGES_IN_FLIGHT, {_in_flight(job): time.time() + RESERVATION_HOLD}, xx=True)
+        pipe.zadd(
+            keys.IMAGES_IN_FLIGHT,
+            {_in_flight(job, services): time.time() + RESERVATION_HOLD},
+            xx=True,
+        )
         settle.into(pipe, job.id)
         await pipe.execute()
     settle.ran(job.id)
@@ -167,8 +171,9 @@ async def _finish(
     )
 
 
-def _in_flight(job: GenerateJob) -> str:
-    return in_flight_member(job.id, job.n, job.width, job.height)
+def _in_flight(job: GenerateJob, services: Services) -> str:
+    in_redis = services.settings.s3 is None
+    return in_flight_member(job.id, job.n, job.width, job.height, in_redis)
 
 
 async def _store_failed(
@@ -209,7 +214,9 @@ async def _store_failed(
                     background.end(services, pipe, job, tracked, failed, {})
                 else:
                     await services.events.append(job.id, failed, pipe)
-                pipe.zrem(keys.IMAGES_IN_FLIGHT, _in_flight(job))  # allowed past maxmemory
+                pipe.zrem(
+                    keys.IMAGES_IN_FLIGHT, _in_flight(job, services)
+                )  # allowed past maxmemory
                 if job.idempotency is not None:  # the key is free for a fresh try
                     pipe.delete(job.idempotency[0])
                 settle.into(pipe, job.id)

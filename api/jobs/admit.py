@@ -110,7 +110,7 @@ class Admission:
             keys.WAKE_CHANNEL,
             used,
             high_water,
-            in_flight_member(job.id, job.n, job.width, job.height),
+            in_flight_member(job.id, job.n, job.width, job.height, self._settings.s3 is None),
             now + ttl_seconds + self._settings.request_timeout + self._settings.job_lease,
         )
         if verdict[0] == b"rate":

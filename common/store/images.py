@@ -41,11 +41,15 @@ return tonumber(redis.call('GET', KEYS[2]) or '0')
 RESERVATION_HOLD = 2.0
 
 
-def in_flight_member(job_id: str, n: int, width: int | None, height: int | None) -> str:
+def in_flight_member(
+    job_id: str, n: int, width: int | None, height: int | None, in_redis: bool = True
+) -> str:
     """The job's entry among the images in flight: its id and the bytes its images may take
     in Redis (raw RGB of the size asked for, 1024x1024 when the model decides, each at most
-    the 20 MB an upstream body may be)."""
+    the 20 MB an upstream body may be; a record of a kilobyte when a bucket holds the bytes)."""
     per_image = min((width or 1024) * (height or 1024) * 3 + 65536, 20 * 2**20)
+    if not in_redis:
+        per_image = 1024
     return f"{job_id}:{n * per_image}"
 
 
