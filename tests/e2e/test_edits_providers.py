@@ -126,3 +126,22 @@ def test_a1111_img2img_streams_its_live_previews_as_image_edit_events(gateway, f
     assert base64.b64decode(events[-1].b64_json) == fake.produced[-1]
     [body] = server.json_bodies(IMG2IMG)
     assert body["force_task_id"] and body["init_images"]
+
+
+def test_gpt_image_edit_previews_are_relayed_as_image_edit_events(gateway, fakes):
+    server, fake = fakes["openai"]
+    events = list(
+        gateway.client().images.edit(
+            model="gpt-image-1",
+            image=("a.png", solid_png(64, 64, (5, 5, 5)), "image/png"),
+            prompt="make it night",
+            stream=True,
+            partial_images=2,
+        )
+    )
+    types = [event.type for event in events]
+    assert types == ["image_edit.partial_image"] * 2 + ["image_edit.completed"]
+    assert [base64.b64decode(e.b64_json) for e in events[:2]] == fake.previews[-2:]
+    assert base64.b64decode(events[-1].b64_json) == fake.produced[-1]
+    fields, _ = fake.edits[-1]
+    assert fields["stream"] == "true" and fields["partial_images"] == "2"

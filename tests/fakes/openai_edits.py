@@ -18,7 +18,7 @@ if TYPE_CHECKING:
 
 EDITS = "/v1/images/edits"
 IMAGE_TYPES = ("image/png", "image/jpeg", "image/webp")
-EDIT_ONLY_FIELDS = ("input_fidelity", "stream", "partial_images")
+EDIT_ONLY_FIELDS = ("input_fidelity",)
 
 
 def mimetype_error(name: str, content_type: str) -> Rejected:
@@ -70,20 +70,26 @@ def check_files(files: list[tuple[str, str, str, bytes]]) -> None:
 
 
 def edits_handler(fake: "OpenAIImagesFake"):
-    async def edits(request: web.Request) -> web.Response:
+    async def edits(request: web.Request) -> web.StreamResponse:
         try:
             fake._authenticate(request.headers.get("Authorization", ""))
             fields, files = await read_form(request)
             check_files(files)
             body: dict[str, Any] = {k: v for k, v in fields.items() if k not in EDIT_ONLY_FIELDS}
-            if "n" in body:
-                body["n"] = int(body["n"])
+            # Form fields are text: ints as decimals, booleans as true/false.
+            for name in ("n", "partial_images"):
+                if name in body:
+                    body[name] = int(body[name])
+            if "stream" in body:
+                body["stream"] = body["stream"] == "true"
             generation = validate(body, fake.models)
             if generation.family == "dall-e-3":
                 raise invalid("dall-e-3 does not support image edits.", "model", None)
         except Rejected as rejected:
             return rejected.response
         fake.edits.append((fields, files))
+        if generation.partial_images is not None:
+            return await fake._stream(request, generation, prefix="image_edit")
         return fake._answer(request, generation, "png")
 
     return edits

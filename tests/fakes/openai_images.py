@@ -223,7 +223,9 @@ class OpenAIImagesFake:
             "input_tokens_details": {"text_tokens": tokens, "image_tokens": 0},
         }
 
-    async def _stream(self, request: web.Request, generation: Generation) -> web.StreamResponse:
+    async def _stream(
+        self, request: web.Request, generation: Generation, prefix: str = "image_generation"
+    ) -> web.StreamResponse:
         """A streamed answer: per image, `partial_images` previews, then its completed event;
         `__midstream_error__` in the prompt fails after the first preview. The body closes
         after the last completed event, with no [DONE]."""
@@ -237,7 +239,7 @@ class OpenAIImagesFake:
                 preview, _ = self.preview_images.make(64, 64)
                 await self._event(
                     response,
-                    "image_generation.partial_image",
+                    f"{prefix}.partial_image",
                     {
                         "b64_json": base64.b64encode(preview).decode(),
                         "created_at": created,
@@ -257,7 +259,7 @@ class OpenAIImagesFake:
             image, _ = self._make(generation)
             await self._event(
                 response,
-                "image_generation.completed",
+                f"{prefix}.completed",
                 {
                     "b64_json": base64.b64encode(image).decode(),
                     "created_at": created,

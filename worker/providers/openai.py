@@ -123,10 +123,11 @@ def build_body(request: UpstreamRequest, previews: int = 0) -> dict:
     return {name: value for name, value in body.items() if value is not None}
 
 
-def edit_form(request: UpstreamRequest) -> tuple[dict[str, str], list]:
+def edit_form(request: UpstreamRequest, previews: int = 0) -> tuple[dict[str, str], list]:
     """The multipart fields of `/images/edits`: `image` for one file, `image[]` for several
     (a repeated plain `image` is refused there), each with its image content type."""
-    fields = {name: _form_value(value) for name, value in build_body(request).items()}
+    body = build_body(request, previews)
+    fields = {name: _form_value(value) for name, value in body.items()}
     for name in ("style", "moderation"):  # the edits route has neither
         fields.pop(name, None)
     if request.input_fidelity and request.model.upstream.startswith("gpt-image"):
@@ -156,7 +157,11 @@ async def generate(upstream: Upstream, request: UpstreamRequest) -> list[bytes]:
             if url.endswith("/images/generations")
             else url
         )
-        _, body = await post_form(upstream.client, url, *edit_form(request), headers=auth)
+        previews = report.previews if request.model.previews else 0
+        fields, files = edit_form(request, previews)
+        if previews:
+            return await _streamed(upstream, url, fields, report, files)
+        _, body = await post_form(upstream.client, url, fields, files, headers=auth)
         return await _answered(upstream, _answer(body), url, request.n, report)
     previews = report.previews if request.model.previews else 0
     if previews:
@@ -177,11 +182,16 @@ async def _answered(
     return [await _image_bytes(upstream, image, url, auth) for image in answer.data[:n]]
 
 
-async def _streamed(upstream: Upstream, url: str, body: dict, report: Report) -> list[bytes]:
-    """The images of a streamed answer; each partial image is relayed as it comes, for the
-    image the next completed event will finish (events carry no image index)."""
+async def _streamed(
+    upstream: Upstream, url: str, body: dict, report: Report, files: list | None = None
+) -> list[bytes]:
+    """The images of a streamed answer (`files`: an edit's form); each partial image is
+    relayed as it comes, for the image the next completed event will finish (events carry no
+    image index)."""
     images: list[bytes] = []
-    async with post_for_events(upstream.client, url, body, headers=bearer(upstream.key)) as events:
+    n = int(body["n"])
+    auth = bearer(upstream.key)
+    async with post_for_events(upstream.client, url, body, headers=auth, files=files) as events:
         async for data in events:
             try:
                 event = _event(data)
@@ -196,10 +206,10 @@ async def _streamed(upstream: Upstream, url: str, body: dict, report: Report) ->
                 usage = event.usage.usage() if event.usage else None
                 report.made(usage=usage, quality=event.quality, background=event.background)
             elif not event.type:  # a server that ignored `stream` answered plain JSON
-                return await _answered(upstream, _answer(data), url, body["n"], report)
+                return await _answered(upstream, _answer(data), url, n, report)
     if not images:
         raise UpstreamFailure(Reason.UNUSABLE, "the upstream's stream ended without an image")
-    return images[: body["n"]]
+    return images[:n]
 
 
 async def _image_bytes(

@@ -5,20 +5,38 @@ from collections.abc import AsyncIterator
 
 import httpx
 
-from worker.upstream.http import MAX_BODY, BodyTooLarge, inflated, open_json, read_capped
+from worker.upstream.http import (
+    MAX_BODY,
+    BodyTooLarge,
+    inflated,
+    open_form,
+    open_json,
+    read_capped,
+)
 
 MAX_STREAM = 8 * MAX_BODY
 
 
 @contextlib.asynccontextmanager
 async def post_for_events(
-    client: httpx.AsyncClient, url: str, body: dict, *, headers: dict[str, str]
+    client: httpx.AsyncClient,
+    url: str,
+    body: dict,
+    *,
+    headers: dict[str, str],
+    files: list[tuple[str, tuple[str, bytes, str]]] | None = None,
 ) -> AsyncIterator[AsyncIterator[bytes]]:
-    """POST `body` as JSON; yield an iterator over the data of each event of the 200 answer
-    (a server that answers plain JSON instead gives its whole body as one event), or raise the
-    failure any other status means. Transport errors while reading are failures too."""
+    """POST `body` as JSON (or, with `files`, as the text fields of a multipart form); yield
+    an iterator over the data of each event of the 200 answer (a server that answers plain
+    JSON instead gives its whole body as one event), or raise the failure any other status
+    means. Transport errors while reading are failures too."""
     headers = {**headers, "Accept": "text/event-stream"}
-    async with open_json(client, url, body, headers=headers) as response:
+    opened = (
+        open_form(client, url, body, files, headers=headers)
+        if files is not None
+        else open_json(client, url, body, headers=headers)
+    )
+    async with opened as response:
         if "text/event-stream" in response.headers.get("content-type", ""):
             # A stream carries previews and images: capped as a whole at a few bodies' worth.
             yield event_data(inflated(response, MAX_STREAM))

@@ -373,6 +373,27 @@ def decode_base64(text: str) -> bytes:
         ) from exc
 
 
+@contextlib.asynccontextmanager
+async def open_form(
+    client: httpx.AsyncClient,
+    url: str,
+    fields: Mapping[str, str],
+    files: list[tuple[str, tuple[str, bytes, str]]],
+    *,
+    headers: dict[str, str] | None = None,
+) -> AsyncIterator[httpx.Response]:
+    """POST a multipart form (an edit's images as file parts) and hold the 200 answer open,
+    as open_json does."""
+    with transport_errors():
+        async with client.stream(
+            "POST", url, data=dict(fields), files=files, headers=headers
+        ) as response:
+            if response.status_code != 200:
+                content = await read_capped(response)
+                raise answer_failure(response.status_code, content, response.headers)
+            yield response
+
+
 async def post_form(
     client: httpx.AsyncClient,
     url: str,
@@ -381,12 +402,6 @@ async def post_form(
     *,
     headers: dict[str, str] | None = None,
 ) -> tuple[httpx.Response, bytes]:
-    """POST a multipart form (an edit's images as file parts); answered as post_json."""
-    with transport_errors():
-        async with client.stream(
-            "POST", url, data=dict(fields), files=files, headers=headers
-        ) as response:
-            content = await read_capped(response)
-    if response.status_code != 200:
-        raise answer_failure(response.status_code, content, response.headers)
-    return response, content
+    """POST a multipart form; answered as post_json."""
+    async with open_form(client, url, fields, files, headers=headers) as response:
+        return response, await read_capped(response)
