@@ -138,12 +138,26 @@ def _settle(c: Contenders, count: int, timeout: float = 60) -> None:
 
 
 def s3_images(c: Contenders) -> list[Row]:
+    """/image from the bucket against a direct GET of the same object (its own moto server,
+    api and worker: the contenders' upstream plays no part)."""
     del c
     try:
-        import common.store.s3  # noqa: F401
+        from bench.s3_image import measure
     except ImportError:
         return _skipped("GET /image from S3", "/image", "IMAGE_STORE=s3 is not on this build")
-    return _skipped("GET /image from S3", "/image", "not measured yet")
+    rows = measure()
+    mine, direct = rows["/image from S3"], rows["direct S3 GET"]
+    share = mine["rps"] / direct["rps"]
+    return [
+        Row(
+            "GET /image from S3, requests/s at concurrency 8",
+            "/image (s3)",
+            f"{mine['rps']:.0f}/s, p50 {mine['p50_ms']:.1f} ms",
+            f"direct GET {direct['rps']:.0f}/s, p50 {direct['p50_ms']:.1f} ms",
+            f"{share:.0%}",
+            f"≥ 50 %: {side._judge(share, 0.5, False)}",
+        )
+    ]
 
 
 SCENARIOS = {

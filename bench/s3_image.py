@@ -56,7 +56,8 @@ async def s3_vs_direct(
         }
 
 
-def main() -> None:
+def measure() -> dict[str, dict[str, float]]:
+    """moto's S3 server, an api and a worker on IMAGE_STORE=s3, one stored image: both rows."""
     from imagegate.redis_server import RedisProcess
     from tests.gateway import Gateway
     from tests.servers import S3Server
@@ -77,12 +78,15 @@ def main() -> None:
                 access_key_id="test",
                 secret_access_key="test",
             )
-            rows = asyncio.run(
+            return asyncio.run(
                 s3_vs_direct(gateway.url, spec, image_id, f"imagegate/{image_id}.png")
             )
         finally:
             gateway.stop()
-    for label, row in rows.items():
+
+
+def main() -> None:
+    for label, row in measure().items():
         print(
             f"{label:15} {row['rps']:7.0f} req/s  p50 {row['p50_ms']:6.1f} ms  p99 {row['p99_ms']:6.1f} ms"
         )
