@@ -108,13 +108,8 @@ class RedisProcess:
             client.close()
 
     def stop(self) -> None:
-        if self._process is not None and self._process.poll() is None:
-            self._process.terminate()
-            try:
-                self._process.wait(5)
-            except subprocess.TimeoutExpired:
-                self._process.kill()
-                self._process.wait()
+        if self._process is not None:
+            stop_process(self._process)
 
     def flush(self) -> None:
         with redis.Redis(host="127.0.0.1", port=self.port) as client:
@@ -131,3 +126,14 @@ class RedisProcess:
 
     def __exit__(self, *exc) -> None:
         self.stop()
+
+
+def stop_process(process: subprocess.Popen) -> None:
+    """SIGTERM, then SIGKILL if it has not exited within five seconds."""
+    if process.poll() is None:
+        process.terminate()
+        try:
+            process.wait(5)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import httpx
 
-from imagegate.redis_server import free_port
+from imagegate.redis_server import free_port, stop_process
 
 S3_ENV = {"AWS_ACCESS_KEY_ID": "test", "AWS_SECRET_ACCESS_KEY": "test"}
 
@@ -80,13 +80,8 @@ class S3Server:
         }
 
     def stop(self) -> None:
-        if self._process is not None and self._process.poll() is None:
-            self._process.terminate()
-            try:
-                self._process.wait(5)
-            except subprocess.TimeoutExpired:
-                self._process.kill()
-                self._process.wait()
+        if self._process is not None:
+            stop_process(self._process)
 
     def __enter__(self) -> "S3Server":
         return self.start()
