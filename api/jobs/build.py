@@ -5,10 +5,17 @@ import secrets
 import msgspec
 
 from api.jobs.uploads import Upload
-from api.openai.wire import ChatCompletionRequest, ChatMessage, GenerationOptions, ImageUrl
+from api.openai.wire import (
+    ChatCompletionRequest,
+    ChatMessage,
+    GenerationOptions,
+    ImageGenerationRequest,
+    ImageUrl,
+)
 from common.config.types import ModelSpec, ProviderSpec, Settings
 from common.errors import InvalidRequest, NotFound
 from common.limits import MAX_PROMPT
+from common.logs import request_id as current_request_id
 from common.prompt.flags import parse_prompt
 from common.prompt.markup import strip_controls
 from common.prompt.size_plan import check_size
@@ -152,4 +159,18 @@ def build_job(
         stream=stream,
         previews=previews,
         notes=parsed.notes,
+    )
+
+
+def images_api_job(data: ImageGenerationRequest, settings: Settings) -> GenerateJob:
+    """The job of an Images API request (generations and edits): clients usually send finished
+    prompts, so enhancement waits to be asked for; previews only when streaming."""
+    return build_job(
+        data,
+        data.prompt,
+        settings,
+        request_id=current_request_id.get() or "",
+        stream=data.stream,
+        enhance_default=settings.enhance_images_api,
+        previews=data.partial_images if data.stream else 0,
     )

@@ -9,7 +9,7 @@ from msgspec.structs import replace
 
 from api.auth import require_gateway_key
 from api.jobs.background import track
-from api.jobs.build import build_job, resolve_model
+from api.jobs.build import images_api_job, resolve_model
 from api.jobs.inputs import Inputs
 from api.jobs.uploads import read_edit_body
 from api.jobs.wait import JobClient, submission
@@ -18,7 +18,6 @@ from api.openai.sse import SSE_HEADERS
 from api.openai.wire import ImagesResponse
 from api.urls import public_base_url
 from common.errors import InvalidRequest
-from common.logs import request_id
 from common.schemas import GenerateJob, encode
 
 
@@ -43,15 +42,7 @@ async def images_edits(
     base_url = public_base_url(request, settings)
     inputs = Inputs(request.app.state.http, gateway.images, base_url)
     images, mask = await inputs.load_edit(model, body.images, body.mask)
-    job = build_job(
-        data,
-        data.prompt,
-        settings,
-        request_id=request_id.get() or "",
-        stream=data.stream,
-        enhance_default=settings.enhance_images_api,
-        previews=data.partial_images if data.stream else 0,
-    )
+    job = images_api_job(data, settings)
     job = replace(job, images=images, mask=mask, input_fidelity=data.input_fidelity)
     identity = fingerprint(job)
     response_format = data.response_format or settings.images_response_format

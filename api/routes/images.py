@@ -8,14 +8,13 @@ from litestar.response import Stream
 
 from api.auth import require_gateway_key
 from api.jobs.background import track
-from api.jobs.build import build_job
+from api.jobs.build import images_api_job
 from api.jobs.wait import JobClient, submission
 from api.openai.images_answer import images_response, images_stream
 from api.openai.sse import SSE_HEADERS
 from api.openai.wire import ImageGenerationRequest, ImagesResponse
 from api.urls import public_base_url
 from common.errors import InvalidRequest
-from common.logs import request_id
 
 
 @post(
@@ -31,16 +30,7 @@ async def images_generations(
         raise InvalidRequest(
             "prompt is required: describe the image to make", param="prompt", code="missing_field"
         )
-    # Images API clients usually send finished prompts, so enhancement waits to be asked for.
-    job = build_job(
-        data,
-        data.prompt,
-        settings,
-        request_id=request_id.get() or "",
-        stream=data.stream,
-        enhance_default=settings.enhance_images_api,
-        previews=data.partial_images if data.stream else 0,
-    )
+    job = images_api_job(data, settings)
     response_format = data.response_format or settings.images_response_format
     tracked = await track(
         request,
