@@ -207,8 +207,10 @@ async def _store_failed(
     deadline = time.monotonic() + services.settings.request_timeout
     while True:
         try:
-            async with services.redis.pipeline(transaction=True) as pipe:
-                if full:  # past maxmemory only deletions and PUBLISH pass: nothing is kept
+            # Past maxmemory Redis refuses every command queued in a MULTI, even a DEL, so a
+            # full Redis gets the writes it still allows (deletions, PUBLISH) one by one.
+            async with services.redis.pipeline(transaction=not full) as pipe:
+                if full:  # nothing can be kept: the waiting requests are told, nothing more
                     services.events.announce(job.id, failed, pipe)
                 elif tracked is not None:
                     background.end(services, pipe, job, tracked, failed, {})

@@ -17,7 +17,7 @@ import time
 
 from arq.worker import Worker
 from redis.asyncio.client import Pipeline
-from redis.exceptions import RedisError
+from redis.exceptions import OutOfMemoryError, RedisError
 
 from common.errors import ImagegateError
 from common.schemas import Failed
@@ -105,8 +105,9 @@ class ImageWorker(Worker):
 
     def _lost_redis(self, exc: Exception) -> None:
         if not self._redis_down:
+            state = "full" if isinstance(exc, OutOfMemoryError) else "unavailable"
             log.warning(
-                "Redis is unavailable (%s); the worker retries every second", type(exc).__name__
+                "Redis is %s (%s); the worker retries every second", state, type(exc).__name__
             )
         self._redis_down = True
         # A restarted Redis has lost the heartbeat: send it on the first iteration back.
