@@ -33,7 +33,7 @@ from common.schemas import (
 )
 from common.store import keys, metrics
 from common.store.idempotency import release
-from common.store.images import RESERVATION_HOLD, in_flight_member
+from common.store.images import STORED_HOLD, in_flight_member, stored_bytes
 from common.store.jobs import JobMeta
 from worker import background
 from worker.enhance.llm import Enhancement, enhance_prompt
@@ -150,12 +150,14 @@ async def _finish(
         else:
             await services.events.append(job.id, event, pipe)
         metrics.job_finished(pipe, provider, job.model, label, seconds)
-        # The images are stored now: their reservation ends once the api's memory sample sees them.
-        pipe.zadd(
-            keys.IMAGES_IN_FLIGHT,
-            {_in_flight(job, services): time.time() + RESERVATION_HOLD},
-            xx=True,
-        )
+        # The images are stored now: their reservation gives way to their real size, counted
+        # until the api's memory sample sees them.
+        pipe.zrem(keys.IMAGES_IN_FLIGHT, _in_flight(job, services))
+        if outcome.images:
+            in_redis = services.settings.s3 is None
+            kept = stored_bytes((data for _, data in outcome.images), in_redis)
+            pipe.hincrby(keys.IMAGES_STORED_RECENTLY, str(int(time.time())), kept)
+            pipe.expire(keys.IMAGES_STORED_RECENTLY, STORED_HOLD + 2)
         settle.into(pipe, job.id)
         await pipe.execute()
     settle.ran(job.id)

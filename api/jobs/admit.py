@@ -13,20 +13,22 @@ from common.errors import RateLimited, ServiceUnavailable
 from common.schemas import GenerateJob, encode
 from common.store import keys
 from common.store.arq_compat import job_key, job_record, now_ms
-from common.store.images import in_flight_member
+from common.store.images import STORED_HOLD, in_flight_member
 from common.store.redis import run_script
 
 QUEUE_RETRY_AFTER = 10
 NO_WORKERS_RETRY_AFTER = 5
 MEMORY_CHECK_EVERY = 1.0  # seconds; INFO is too costly to ask on every request
 
-# KEYS: rate log, queue, workers, worker load, job record, images in flight.
+# KEYS: rate log, queue, workers, worker load, job record, images in flight, images stored
+#       recently.
 # ARGV: now, rate limit (0: off), rate entry, max queue depth, heartbeat fresh since,
 #       job record, record ttl ms, job id, queue score ms, wake channel,
 #       Redis memory used (sampled), memory high-water mark in bytes (0: no cap),
-#       this job's in-flight entry, its reservation's end.
-# Memory counts the images still being made (each job's reservation) on top of the sample,
-# so a burst of admissions cannot together pass the mark before any image is stored.
+#       this job's in-flight entry, its reservation's end, the second the sample was taken
+#       in (stores from then on are counted), the second before which no api needs them.
+# Memory counts the images still being made (each job's reservation) and those stored since
+# the sample on top of it, so a burst of admissions cannot together pass the mark.
 # The rate log is a sliding minute; a refused request does not use up the allowance. No live
 # worker means no job (nobody would take it). Jobs waiting to start are the queue minus what
 # live workers report running.
@@ -55,6 +57,15 @@ if high_water > 0 then
   for _, entry in ipairs(redis.call('ZRANGE', KEYS[6], 0, -1)) do
     used = used + tonumber(string.match(entry, ':(%d+)$'))
   end
+  local stored = redis.call('HGETALL', KEYS[7])
+  for i = 1, #stored, 2 do
+    local second = tonumber(stored[i])
+    if second >= tonumber(ARGV[15]) then
+      used = used + tonumber(stored[i + 1])
+    elseif second < tonumber(ARGV[16]) then
+      redis.call('HDEL', KEYS[7], stored[i])
+    end
+  end
   if used > high_water then
     return {'cache'}
   end
@@ -82,7 +93,7 @@ class Admission:
         """Enqueue `job` for arq's `generate` (waking the workers), or raise 429/503 when a
         limit says no. A job not started within `ttl_seconds` expires instead of running."""
         now = time.time()
-        used, high_water = await self._memory(now)
+        used, high_water, sampled_at = await self._memory(now)
         if high_water and used > high_water:  # full whatever is in flight: spare the script
             raise cache_full()
         score = now_ms()
@@ -97,6 +108,7 @@ class Admission:
                 keys.WORKER_LOAD,
                 job_key(job.id),
                 keys.IMAGES_IN_FLIGHT,
+                keys.IMAGES_STORED_RECENTLY,
             ],
             now,
             self._settings.rate_limit_per_minute,
@@ -112,6 +124,8 @@ class Admission:
             high_water,
             in_flight_member(job.id, job.n, job.width, job.height, self._settings.s3 is None),
             now + ttl_seconds + self._settings.request_timeout + self._settings.job_lease,
+            int(sampled_at),
+            int(now) - STORED_HOLD,
         )
         if verdict[0] == b"rate":
             raise RateLimited(
@@ -134,9 +148,9 @@ class Admission:
                 retry_after=QUEUE_RETRY_AFTER,
             )
 
-    async def _memory(self, now: float) -> tuple[int, int]:
+    async def _memory(self, now: float) -> tuple[int, int, float]:
         """Redis's used memory and the high-water mark in bytes (0: no cap), sampled at most
-        once a second."""
+        once a second, and when that sample was taken."""
         if now - self._memory_checked >= MEMORY_CHECK_EVERY:
             try:
                 memory = await self._redis.info("memory")
@@ -148,7 +162,7 @@ class Admission:
                 int(cap * self._settings.cache_high_water),
             )
             self._memory_checked = now
-        return self._memory_sample
+        return (*self._memory_sample, self._memory_checked)
 
 
 def cache_full() -> ServiceUnavailable:

@@ -9,7 +9,7 @@ points at bytes that are not there); the api gets an image whole, or opens it to
 import math
 import secrets
 import time
-from collections.abc import AsyncGenerator, Sequence
+from collections.abc import AsyncGenerator, Iterable, Sequence
 from typing import NamedTuple, Protocol, runtime_checkable
 
 import msgspec
@@ -36,9 +36,10 @@ end
 return tonumber(redis.call('GET', KEYS[2]) or '0')
 """
 
-# A job's images are held for this long after they are stored, so the api's memory sample
-# (taken once a second) sees them before their reservation lapses.
-RESERVATION_HOLD = 2.0
+# Stored images are counted for this many seconds after the second they were stored in, so
+# the api's memory sample (taken once a second) sees them before admission stops counting them.
+STORED_HOLD = 2
+RECORD_BYTES = 1024  # an image's record in Redis when a bucket holds its bytes
 
 
 def in_flight_member(
@@ -49,8 +50,13 @@ def in_flight_member(
     the 20 MB an upstream body may be; a record of a kilobyte when a bucket holds the bytes)."""
     per_image = min((width or 1024) * (height or 1024) * 3 + 65536, 20 * 2**20)
     if not in_redis:
-        per_image = 1024
+        per_image = RECORD_BYTES
     return f"{job_id}:{n * per_image}"
+
+
+def stored_bytes(images: Iterable[bytes], in_redis: bool = True) -> int:
+    """What images just stored take in Redis: their bytes, or a record each in a bucket's case."""
+    return sum(len(data) if in_redis else RECORD_BYTES for data in images)
 
 
 # What a client may cache an image kept for good (IMAGE_EXPIRATION=0) for: a year.

@@ -69,6 +69,9 @@ IMAGE_EXPIRIES = PREFIX + "image-expiries"
 # Images still being made, as `<job id>:<bytes reserved>` scored by when the reservation lapses:
 # admission adds them to Redis's memory so cache_full answers before Redis refuses a write.
 IMAGES_IN_FLIGHT = PREFIX + "images-in-flight"
+# Hash: second → bytes of images stored in that second, counted by admission until the api's
+# memory sample (once a second) has surely seen them (common/store/images.py STORED_HOLD).
+IMAGES_STORED_RECENTLY = PREFIX + "images-stored-recently"
 IMAGE_BYTES = PREFIX + "image-bytes"
 
 

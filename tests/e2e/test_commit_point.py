@@ -111,3 +111,34 @@ def test_admission_counts_the_images_still_being_made(start_gateway):
             assert answers[0].status_code == 200, answers[0].text  # the one admitted is stored
         finally:
             client.config_set("maxmemory", 0)
+
+
+def test_a_stored_image_counts_at_its_size_not_its_reservation(start_gateway):
+    server, _ = start_openai_images(valid_keys=("sk-one",))
+    with server:
+        gateway = start_gateway(
+            {
+                "IMAGE_GEN_MODEL_1": "flux-dev",
+                "IMAGE_GEN_API_BASE_1": f"{server.url}/v1",
+                "IMAGE_GEN_API_KEY_1": "sk-one",
+                "IMAGE_GEN_KIND_1": "openai",
+            }
+        )
+        client = redis.Redis.from_url(gateway.env["REDIS_URL"])
+        # Room for one 1024x1024 image in flight (3 MB reserved), not two.
+        room = 4 * 2**20
+        client.config_set("maxmemory", int((client.info("memory")["used_memory"] + room) / 0.9))
+        time.sleep(1.1)  # the api samples Redis memory at most once a second
+        try:
+            # One after the other, faster than the memory sample: each stored image counts for
+            # the kilobytes it takes, so the next one still fits.
+            for prompt in ("a fox", "a hare", "a badger"):
+                answer = httpx.post(
+                    f"{gateway.url}/v1/images/generations",
+                    json={"model": "flux-dev", "prompt": prompt},
+                    headers=gateway.headers(),
+                    timeout=30,
+                )
+                assert answer.status_code == 200, answer.text
+        finally:
+            client.config_set("maxmemory", 0)
