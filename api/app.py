@@ -16,6 +16,7 @@ from litestar.openapi.plugins import SwaggerRenderPlugin
 from litestar.types import ASGIApp, HTTPScope, Message, Receive, ReceiveMessage, Scope, Send
 
 from api.auth import WrongKeyThrottle
+from api.body_deadline import body_deadline
 from api.bounded import BoundedRequest
 from api.errors import EXCEPTION_HANDLERS
 from api.jobs.uploads import MAX_JSON_BODY
@@ -134,7 +135,8 @@ def create_app(settings: Settings, redis: ArqRedis | None = None) -> Litestar:
         logging_config=None,
     )
     # Outside Litestar's own handler, so 404s, preflights and errors are observed too.
-    app.asgi_handler = observe(answer_head(app.asgi_handler), api_metrics)
+    bounded = body_deadline(answer_head(app.asgi_handler), settings.request_body_timeout)
+    app.asgi_handler = observe(bounded, api_metrics)
     return app
 
 

@@ -5,6 +5,7 @@ ImagegateError            any failure we report to a client; carries status, typ
 │   └── ContentRejected 400: an upstream refused the prompt (safety, policy); never retried
 ├── AuthenticationFailed 401: no or wrong gateway key
 ├── NotFound            404: unknown model, route or image
+├── BodyTimeout         408: the request body did not arrive within REQUEST_BODY_TIMEOUT
 ├── JobFinished         409: cancelling a job that already ended (or that was cancelled)
 ├── RequestTooLarge     413: an upload past MAX_UPLOAD_BYTES
 ├── IdempotencyKeyReused 422: same Idempotency-Key, different body
@@ -102,6 +103,12 @@ class NotFound(ImagegateError):
     status = 404
     type = "invalid_request_error"
     default_code = "not_found"
+
+
+class BodyTimeout(ImagegateError):
+    status = 408
+    type = "invalid_request_error"
+    default_code = "request_timeout"
 
 
 class RequestTooLarge(ImagegateError):

@@ -1,10 +1,16 @@
 """uvicorn's httptools protocol with the limits it lacks: request headers of at most 16 KB
-(431 past it) and a deadline for reading them, so huge or slow headers cost nothing.
+(431 past it) and a deadline for reading them, so huge or slow headers cost nothing; and a
+deadline for a body that still comes after its request was answered.
 
 httptools keeps a header value it has not finished in memory whatever its size, and uvicorn
 starts no timer before a request's first bytes: a 100 MB Authorization header was parsed in
 full, and a client sending one byte a second held its connection forever. The bytes are
 counted here before the parser sees them.
+
+A request answered before its body was read whole (a 401 from a guard) leaves uvicorn reading
+and dropping the rest, and each piece cancels its keep-alive timer: a client trickling that
+body held the connection forever. Such a connection is closed at REQUEST_BODY_TIMEOUT from the
+end of the headers; a body the app is still reading is its own deadline's (api/body_deadline.py).
 """
 
 import asyncio
@@ -45,21 +51,27 @@ TOO_SLOW = _answer(
 )
 
 
-def bounded_protocol(header_timeout: float) -> type[asyncio.Protocol]:
-    """The protocol class uvicorn's `http=` takes, with the headers read within `header_timeout`."""
+def bounded_protocol(header_timeout: float, body_timeout: float) -> type[asyncio.Protocol]:
+    """The protocol class uvicorn's `http=` takes, with the headers read within `header_timeout`
+    and an answered request's body within `body_timeout` of them."""
 
     class BoundedHttpTools(_BoundedHttpTools):
         HEADER_TIMEOUT = header_timeout
+        BODY_TIMEOUT = body_timeout
 
     return BoundedHttpTools
 
 
 class _BoundedHttpTools(HttpToolsProtocol):
     HEADER_TIMEOUT = 10.0
+    BODY_TIMEOUT = 60.0
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(transport)
         self._header_timer: asyncio.TimerHandle | None = None
+        self._late_body_timer: asyncio.TimerHandle | None = None
+        self._body_due = 0.0
+        self._body_done = True
         self._expect_headers()
 
     def _expect_headers(self) -> None:
@@ -93,11 +105,40 @@ class _BoundedHttpTools(HttpToolsProtocol):
 
     def on_headers_complete(self) -> None:
         self._headers_done()
+        self._body_due = self.loop.time() + self.BODY_TIMEOUT
+        self._body_done = False
         super().on_headers_complete()
+
+    def on_message_complete(self) -> None:
+        self._body_done = True
+        self._stop_late_body()
+        answered = self.cycle.response_complete
+        super().on_message_complete()
+        # A late body's pieces cancelled uvicorn's keep-alive timer: the next request's headers
+        # are due within HEADER_TIMEOUT instead.
+        if answered:
+            self._expect_headers()
+
+    def on_response_complete(self) -> None:
+        super().on_response_complete()
+        late = self.cycle.response_complete and not self._body_done
+        if late and not self.transport.is_closing():
+            self._late_body_timer = self.loop.call_at(self._body_due, self._cut_late_body)
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._headers_done()
+        self._stop_late_body()
         super().connection_lost(exc)
+
+    def _stop_late_body(self) -> None:
+        if self._late_body_timer is not None:
+            self._late_body_timer.cancel()
+            self._late_body_timer = None
+
+    def _cut_late_body(self) -> None:
+        self._late_body_timer = None
+        if not self.transport.is_closing():
+            self.transport.close()
 
     def _too_slow(self) -> None:
         self._header_timer = None

@@ -88,9 +88,8 @@ def _server(app, settings: Settings) -> uvicorn.Server:
         proxy_headers=settings.trust_proxy_headers,
         forwarded_allow_ips=settings.forwarded_allow_ips,
         loop="uvloop",
-        http=bounded_protocol(
-            settings.header_timeout
-        ),  # httptools, with header size and time bounded
+        # httptools, with header size and time bounded, and the body of an answered request
+        http=bounded_protocol(settings.header_timeout, settings.request_body_timeout),
         log_config=None,
         access_log=False,
         timeout_graceful_shutdown=10,

@@ -68,6 +68,7 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         rate_limit_per_minute=env.integer("RATE_LIMIT_PER_MINUTE", 0, low=0),
         auth_failures_per_minute=env.integer("AUTH_FAILURES_PER_MINUTE", 60, low=0),
         header_timeout=env.number("HEADER_TIMEOUT", 10.0, low=0.1),
+        request_body_timeout=env.number("REQUEST_BODY_TIMEOUT", 60.0, low=0.1),
         max_queue_depth=env.integer("MAX_QUEUE_DEPTH", 1000, low=1),
         cache_high_water=env.number("CACHE_HIGH_WATER", 0.9, low=0.05, high=1.0),
         metrics_key=env.text("METRICS_KEY"),

@@ -105,6 +105,7 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     rate_limit_per_minute: int = 0  # per gateway key; 0: off
     auth_failures_per_minute: int = 60  # wrong keys per client address before 429; 0: off
     header_timeout: float = 10.0  # seconds for a request's headers to arrive
+    request_body_timeout: float = 60.0  # seconds for its whole body, from the end of its headers
     max_queue_depth: int = 1000  # jobs waiting to start
     cache_high_water: float = 0.9  # share of Redis maxmemory past which new work is refused
     metrics_key: str | None = None

@@ -1,16 +1,23 @@
-"""Hostile clients against the real api process: huge headers, slow headers, wrong keys in
-bulk. Each ends bounded, and the next honest request is served."""
+"""Hostile clients against the real api process: huge headers, slow headers, slow bodies, wrong
+keys in bulk. Each ends bounded, and the next honest request is served."""
 
+import contextlib
+import io
+import json
+import os
+import select
 import socket
 import time
 from pathlib import Path
 
 import httpx
 import pytest
+from PIL import Image
 
 from tests.gateway import Gateway
 
 HEADER_TIMEOUT = 1
+REQUEST_BODY_TIMEOUT = 1
 # A 100 MB header must not be held: the api may grow by a few MB at most (read buffers).
 RSS_GROWTH = 20 * 2**20
 
@@ -18,7 +25,11 @@ RSS_GROWTH = 20 * 2**20
 @pytest.fixture(scope="module")
 def gateway(redis_server):
     redis_server.flush()
-    env = {"HEADER_TIMEOUT": str(HEADER_TIMEOUT), "AUTH_FAILURES_PER_MINUTE": "20"}
+    env = {
+        "HEADER_TIMEOUT": str(HEADER_TIMEOUT),
+        "REQUEST_BODY_TIMEOUT": str(REQUEST_BODY_TIMEOUT),
+        "AUTH_FAILURES_PER_MINUTE": "20",
+    }
     with Gateway(redis_server.url, env).start() as gateway:
         yield gateway
 
@@ -98,6 +109,92 @@ def test_slow_headers_are_cut_off_at_the_header_timeout(gateway):
 def test_an_idle_connection_is_closed(gateway):
     with connect(gateway) as sock:
         assert read_all(sock).startswith(b"HTTP/1.1 408 ")  # nothing sent at all
+
+
+def post_head(path: str, content_type: str, key: str | None) -> bytes:
+    """A POST's headers announcing a 1 MB body."""
+    auth = f"Authorization: Bearer {key}\r\n" if key else ""
+    return (
+        f"POST {path} HTTP/1.1\r\nHost: x\r\n{auth}Content-Type: {content_type}\r\n"
+        "Content-Length: 1000000\r\n\r\n"
+    ).encode()
+
+
+def trickle(sock: socket.socket) -> bytes:
+    """Send the body a byte every 0.2 s until the gateway closes the connection; what it
+    answered meanwhile. Fails if the connection is still open after ten body deadlines."""
+    answer = b""
+    started = time.monotonic()
+    with contextlib.suppress(BrokenPipeError, ConnectionResetError):
+        while time.monotonic() - started < REQUEST_BODY_TIMEOUT * 10:
+            if not select.select([sock], [], [], 0.2)[0]:
+                sock.sendall(b"a")
+            elif chunk := sock.recv(65536):
+                answer += chunk
+            else:
+                return answer
+        raise AssertionError(f"the connection is still open; answered {answer[:80]!r}")
+    return answer
+
+
+@pytest.mark.parametrize(
+    ("path", "content_type", "opening"),
+    [
+        ("/v1/chat/completions", "application/json", b'{"messages": [{"content": "'),
+        (
+            "/v1/images/edits",
+            "multipart/form-data; boundary=XyZ",
+            b'--XyZ\r\nContent-Disposition: form-data; name="image"; filename="a.png"\r\n\r\n',
+        ),
+    ],
+)
+def test_a_trickled_body_is_cut_off_with_408(gateway, path, content_type, opening):
+    with connect(gateway) as sock:
+        sock.sendall(post_head(path, content_type, gateway.key) + opening)
+        assert_served(gateway)  # while the slow body is held
+        answer = trickle(sock)
+    head, _, body = answer.partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 408 "), answer[:100]
+    assert b"connection: close" in head.lower()
+    error = json.loads(body)["error"]
+    assert (error["type"], error["code"]) == ("invalid_request_error", "request_timeout")
+    assert "REQUEST_BODY_TIMEOUT" in error["message"]
+    assert_served(gateway)
+
+
+def test_a_body_trickled_after_an_early_answer_is_cut_off(gateway):
+    """A guard answers 401 before reading the body; the rest of it is not waited for forever."""
+    with connect(gateway) as sock:
+        sock.sendall(post_head("/v1/chat/completions", "application/json", None) + b"{")
+        answer = trickle(sock)
+    assert answer.startswith(b"HTTP/1.1 401 "), answer[:100]
+    assert_served(gateway)
+
+
+def test_a_connection_idle_after_a_late_body_is_closed(gateway):
+    """The late body ends in time, then nothing more comes: the next request's headers are due."""
+    with connect(gateway) as sock:
+        sock.sendall(post_head("/v1/chat/completions", "application/json", None))
+        assert sock.recv(65536).startswith(b"HTTP/1.1 401 ")
+        sock.sendall(b" " * 1_000_000)
+        assert read_all(sock).startswith(b"HTTP/1.1 408 ")  # the header timeout's answer
+
+
+def test_a_large_body_sent_fast_is_served(gateway):
+    """The deadline is for the whole body, not per read: 12 MB in many reads, well within it."""
+    noise = Image.frombytes("RGB", (2048, 2048), os.urandom(2048 * 2048 * 3))
+    upload = io.BytesIO()
+    noise.save(upload, "PNG", compress_level=0)
+    assert upload.tell() > 10 * 2**20
+    answer = httpx.post(
+        f"{gateway.url}/v1/images/edits",
+        headers=gateway.headers(),
+        files=[("image", ("noise.png", upload.getvalue(), "image/png"))],
+        data={"prompt": "make it night", "response_format": "b64_json"},
+        timeout=60,
+    )
+    assert answer.status_code == 200, answer.text[:200]
+    assert answer.json()["data"][0]["b64_json"]
 
 
 async def test_wrong_keys_in_bulk_are_throttled_per_address(start_gateway):
