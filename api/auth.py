@@ -1,8 +1,10 @@
-"""Bearer auth for the generation routes: constant-time comparison against every gateway key."""
+"""Bearer auth: the gateway keys on the generation routes, METRICS_KEY on /metrics, compared in
+constant time; wrong keys from one address are throttled on both alike."""
 
 import hmac
 import math
 import time
+from collections.abc import Callable
 
 from litestar.connection import ASGIConnection
 from litestar.handlers import BaseRouteHandler
@@ -94,17 +96,39 @@ async def require_gateway_key(connection: ASGIConnection, _: BaseRouteHandler) -
         return
     if not settings.gateway_keys:
         raise AuthenticationFailed(NO_KEY_CONFIGURED, code="missing_api_key")
+    token = await checked_token(
+        connection,
+        lambda token: key_matches(settings, token),
+        missing="send your gateway key as `Authorization: Bearer <key>`",
+        wrong="the API key is not valid for this gateway",
+    )
+    connection.state.caller = digest(token)
+
+
+async def require_metrics_key(connection: ASGIConnection, _: BaseRouteHandler) -> None:
+    """/metrics is open unless METRICS_KEY is set; then it takes that key alone."""
+    metrics_key: str | None = connection.app.state.settings.metrics_key
+    if metrics_key:
+        await checked_token(
+            connection,
+            lambda token: hmac.compare_digest(token.encode(), metrics_key.encode()),
+            missing="/metrics needs `Authorization: Bearer <METRICS_KEY>`",
+            wrong="the key is not this gateway's METRICS_KEY",
+        )
+
+
+async def checked_token(
+    connection: ASGIConnection, accepted: Callable[[str], bool], *, missing: str, wrong: str
+) -> str:
+    """The request's Bearer token once `accepted` takes it, else 401. A wrong token counts
+    against the client address (WrongKeyThrottle), whichever route's key it guessed at."""
     throttle: WrongKeyThrottle = connection.app.state.auth_throttle
     address = connection.client.host if connection.client else "unknown"
     throttle.check(address)
     token = bearer_token(connection)
     if token is None:
-        raise AuthenticationFailed(
-            "send your gateway key as `Authorization: Bearer <key>`", code="missing_api_key"
-        )
-    if not key_matches(settings, token):
+        raise AuthenticationFailed(missing, code="missing_api_key")
+    if not accepted(token):
         await throttle.failed(connection.app.state.redis, address)
-        raise AuthenticationFailed(
-            "the API key is not valid for this gateway", code="invalid_api_key"
-        )
-    connection.state.caller = digest(token)
+        raise AuthenticationFailed(wrong, code="invalid_api_key")
+    return token

@@ -1,19 +1,16 @@
 """GET /metrics: this api process's metrics and, through Redis, the whole fleet's."""
 
-import hmac
 import time
 
 from arq.connections import ArqRedis
-from litestar import Request, Response, get
+from litestar import Response, get
 from litestar.di import NamedDependency
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 from prometheus_client.core import GaugeMetricFamily, Metric
 
-from api.auth import bearer_token
+from api.auth import require_metrics_key
 from api.jobs.wait import JobClient
 from api.observability import ApiMetrics
-from common.config.types import Settings
-from common.errors import AuthenticationFailed
 from common.store import keys, metrics
 from common.store.images import ImageStore
 
@@ -32,19 +29,13 @@ def _gauge(name: str, text: str, value: float) -> GaugeMetricFamily:
     return GaugeMetricFamily(name, text, value=value)
 
 
-@get("/metrics", include_in_schema=False)
+@get("/metrics", include_in_schema=False, guards=[require_metrics_key])
 async def metrics_page(
-    request: Request,
-    settings: NamedDependency[Settings],
     redis: NamedDependency[ArqRedis],
     images: NamedDependency[ImageStore],
     gateway: NamedDependency[JobClient],
     api_metrics: NamedDependency[ApiMetrics],
 ) -> Response[bytes]:
-    if settings.metrics_key and not hmac.compare_digest(
-        (bearer_token(request) or "").encode(), settings.metrics_key.encode()
-    ):
-        raise AuthenticationFailed("/metrics needs `Authorization: Bearer <METRICS_KEY>`")
     async with redis.pipeline(transaction=False) as pipe:
         pipe.hgetall(keys.METRICS)
         pipe.zcard(redis.default_queue_name)

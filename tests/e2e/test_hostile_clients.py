@@ -198,13 +198,16 @@ def test_a_large_body_sent_fast_is_served(gateway):
 
 
 async def test_wrong_keys_in_bulk_are_throttled_per_address(start_gateway):
-    gateway = start_gateway({"AUTH_FAILURES_PER_MINUTE": "20"})
+    gateway = start_gateway({"AUTH_FAILURES_PER_MINUTE": "20", "METRICS_KEY": "scrape-me"})
     async with httpx.AsyncClient(base_url=gateway.url, timeout=30) as client:
 
-        async def attempt(key: str) -> httpx.Response:
-            return await client.get("/v1/models", headers={"Authorization": f"Bearer {key}"})
+        async def attempt(key: str, path: str = "/v1/models") -> httpx.Response:
+            return await client.get(path, headers={"Authorization": f"Bearer {key}"})
 
-        answers = [await attempt(f"guess-{n}") for n in range(30)]
+        # Guesses at the gateway key and at METRICS_KEY count alike: neither page is a way round.
+        answers = [
+            await attempt(f"guess-{n}", ("/v1/models", "/metrics")[n % 2]) for n in range(30)
+        ]
         statuses = [answer.status_code for answer in answers]
         assert statuses == [401] * 20 + [429] * 10
         refused = answers[-1]
@@ -212,4 +215,5 @@ async def test_wrong_keys_in_bulk_are_throttled_per_address(start_gateway):
         assert 1 <= int(refused.headers["retry-after"]) <= 60
         # Guessing right is no way out: the address waits out its minute whatever it sends.
         assert (await attempt(gateway.key)).status_code == 429
+        assert (await attempt("scrape-me", "/metrics")).status_code == 429
         assert (await client.get("/health")).status_code == 200
