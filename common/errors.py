@@ -24,8 +24,8 @@ Errors cross from the worker to the api as `ErrorInfo` inside job events. Litest
 405, 413 and validation errors are mapped to the same shape in api/errors.py.
 
 Three exceptions live outside the tree because no client ever sees them:
-- UpstreamFailure (worker/upstream/http.py), and its BodyTooLarge: one upstream attempt gave
-  no image; its `reason` tells the failover loop (worker/failover.py) whether another key may
+- UpstreamFailure (worker/upstream/failures.py), and its BodyTooLarge (bodies.py): one
+  upstream attempt gave no image; its `reason` tells the failover loop (worker/failover.py) whether another key may
   help. The loop turns the last one into an UpstreamFailed, RateLimited or ContentRejected.
 - ConfigError (common/config/load.py): the configuration is wrong; the process does not start.
 - CannotListen (imagegate/processes.py): the api's address cannot be bound; the process stops.

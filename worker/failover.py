@@ -20,7 +20,7 @@ from common.config.types import ProviderSpec, Settings
 from common.errors import ContentRejected, ImagegateError, RateLimited, UpstreamFailed
 from common.store import keys, metrics
 from worker.providers.base import Adapter, Report, Upstream, UpstreamRequest
-from worker.upstream.http import Reason, UpstreamFailure
+from worker.upstream.failures import Reason, UpstreamFailure
 from worker.upstream.redact import redact
 from worker.upstream.sniff import ImageInfo, sniff
 

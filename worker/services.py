@@ -13,7 +13,7 @@ from common.store.events import EventLog
 from common.store.images import ImageStore, image_store
 from common.store.jobs import JobStore
 from worker.failover import Failover
-from worker.upstream.http import ACCEPT_ENCODING
+from worker.upstream.bodies import ACCEPT_ENCODING
 
 
 class Services(NamedTuple):
@@ -51,7 +51,7 @@ _NO_COOKIES = _Jarless()
 
 
 # httpx-aiohttp hands a body on in 16 KB chunks, each through four async generators: an image
-# answer is read whole anyway (worker/upstream/http.py caps it), so in pieces of up to a megabyte.
+# answer is read whole anyway (worker/upstream/bodies.py caps it), so in pieces of up to a megabyte.
 AiohttpResponseStream.CHUNK_SIZE = 1 << 20
 
 
@@ -69,7 +69,7 @@ def build_services(
         # the job's deadline); this is a backstop that never cuts an attempt short.
         timeout=httpx.Timeout(_longest_timeout(settings), connect=settings.connect_timeout),
         follow_redirects=False,
-        # Only what worker/upstream/http.py inflates under its cap; httpx adds br and zstd when
+        # Only what worker/upstream/bodies.py inflates under its cap; httpx adds br and zstd when
         # their packages happen to be installed.
         headers={"Accept-Encoding": ACCEPT_ENCODING},
         transport=transport or AiohttpTransport(limits=limits),

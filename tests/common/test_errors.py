@@ -31,7 +31,7 @@ def exception_classes() -> list[tuple[str, str]]:
 
 
 def test_exceptions_are_found():
-    assert ("worker.upstream.http", "UpstreamFailure") in exception_classes()
+    assert ("worker.upstream.failures", "UpstreamFailure") in exception_classes()
 
 
 @pytest.mark.parametrize(("module", "name"), exception_classes())

@@ -10,7 +10,7 @@ from common.config.kinds import model_spec
 from common.config.types import ProviderSpec
 from worker.providers import ADAPTERS
 from worker.providers.base import Upstream, UpstreamRequest
-from worker.upstream.http import UpstreamFailure
+from worker.upstream.failures import UpstreamFailure
 
 
 class AdapterTarget(NamedTuple):

@@ -24,14 +24,9 @@ from worker.enhance.prompts import system_prompt
 from worker.failover import KeyOrder, Notify
 from worker.providers.base import Upstream, bearer
 from worker.services import Services
-from worker.upstream.http import (
-    BodyTooLarge,
-    Reason,
-    UpstreamFailure,
-    capped_lines,
-    open_json,
-    read_capped,
-)
+from worker.upstream.bodies import BodyTooLarge, capped_lines, read_capped
+from worker.upstream.failures import Reason, UpstreamFailure
+from worker.upstream.http import open_json
 
 log = logging.getLogger("imagegate.enhance")
 

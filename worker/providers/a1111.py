@@ -11,14 +11,8 @@ from msgspec.structs import replace
 
 from worker.providers.base import Report, Upstream, UpstreamRequest, bearer, edit_size
 from worker.render.mask import white_repaint
-from worker.upstream.http import (
-    CallOptions,
-    Reason,
-    UpstreamFailure,
-    answer_failure,
-    decode_base64,
-    post_json,
-)
+from worker.upstream.failures import Reason, UpstreamFailure, answer_failure
+from worker.upstream.http import CallOptions, decode_base64, post_json
 
 PROGRESS_PATH = "/internal/progress"
 POLL_SECONDS = 0.5  # how often a streaming job asks for the task's live preview

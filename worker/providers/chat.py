@@ -10,7 +10,8 @@ from common.prompt.size_tables import closest_ratio
 from worker.providers.base import Upstream, UpstreamRequest, bearer, data_uri
 from worker.providers.chat_answer import image_refs
 from worker.upstream.download import download
-from worker.upstream.http import answer_failure, classify, decode_base64, is_html, post_json
+from worker.upstream.failures import answer_failure, classify, is_html
+from worker.upstream.http import decode_base64, post_json
 
 
 def user_message(request: UpstreamRequest) -> str:

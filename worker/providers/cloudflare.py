@@ -12,7 +12,8 @@ from msgspec.structs import replace
 from common.config.kinds import KINDS
 from worker.providers.base import Upstream, UpstreamRequest, bearer, edit_size
 from worker.render.mask import white_repaint
-from worker.upstream.http import Reason, UpstreamFailure, answer_failure, decode_base64, post_json
+from worker.upstream.failures import Reason, UpstreamFailure, answer_failure
+from worker.upstream.http import decode_base64, post_json
 
 # Workers AI codes that say more than the HTTP status they come with: 3036 (the account's
 # daily allocation is spent) is a quota, 3040 (no data centre has capacity) is not this

@@ -9,7 +9,8 @@ import msgspec
 from common.config.kinds import KINDS, ZIMAGE_INDEX
 from worker.providers.base import Upstream, UpstreamRequest, bearer
 from worker.upstream.download import download
-from worker.upstream.http import answer_failure, post_json
+from worker.upstream.failures import answer_failure
+from worker.upstream.http import post_json
 
 
 class _Data(msgspec.Struct):

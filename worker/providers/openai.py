@@ -7,14 +7,8 @@ from common.schemas import ImageUsage
 from worker.providers.base import Report, Upstream, UpstreamRequest, bearer, content_type
 from worker.upstream.download import download
 from worker.upstream.events import post_for_events
-from worker.upstream.http import (
-    Reason,
-    UpstreamFailure,
-    answer_failure,
-    decode_base64,
-    post_form,
-    post_json,
-)
+from worker.upstream.failures import Reason, UpstreamFailure, answer_failure
+from worker.upstream.http import decode_base64, post_form, post_json
 
 # A client's `quality` in either family's words, as the model's family spells it.
 _QUALITY = {

@@ -4,7 +4,8 @@ import msgspec
 
 from worker.providers.base import Upstream, UpstreamRequest, bearer, data_uri
 from worker.upstream.download import download
-from worker.upstream.http import Reason, UpstreamFailure, answer_failure, post_json
+from worker.upstream.failures import Reason, UpstreamFailure, answer_failure
+from worker.upstream.http import post_json
 
 MAX_GUIDANCE = 20.0  # SiliconFlow refuses a larger guidance_scale or cfg
 

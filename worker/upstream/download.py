@@ -5,7 +5,8 @@ from urllib.parse import urljoin
 import httpx
 
 from common.net import origin, public_or_unresolved
-from worker.upstream.http import Reason, UpstreamFailure, read_capped, transport_errors
+from worker.upstream.bodies import read_capped
+from worker.upstream.failures import Reason, UpstreamFailure, transport_errors
 
 MAX_REDIRECTS = 3
 

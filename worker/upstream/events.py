@@ -5,14 +5,8 @@ from collections.abc import AsyncIterator
 
 import httpx
 
-from worker.upstream.http import (
-    MAX_BODY,
-    BodyTooLarge,
-    inflated,
-    open_form,
-    open_json,
-    read_capped,
-)
+from worker.upstream.bodies import MAX_BODY, BodyTooLarge, inflated, read_capped
+from worker.upstream.http import open_form, open_json
 
 MAX_STREAM = 8 * MAX_BODY
 

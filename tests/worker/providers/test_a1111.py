@@ -6,7 +6,7 @@ import pytest
 
 from tests.fakes.a1111 import TXT2IMG, start_a1111
 from tests.fakes.adapter_calls import AdapterTarget, call, failure, image_request, provider
-from worker.upstream.http import Reason
+from worker.upstream.failures import Reason
 
 CREDENTIALS = "artist:s3cret-pass"
 

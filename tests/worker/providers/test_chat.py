@@ -6,7 +6,7 @@ import pytest
 
 from tests.fakes.adapter_calls import AdapterTarget, call, failure, image_request
 from tests.fakes.chat_gateway import COMPLETIONS, start_chat_gateway
-from worker.upstream.http import Reason
+from worker.upstream.failures import Reason
 from worker.upstream.sniff import sniff
 
 KEY = "sk-chat-gateway"

@@ -6,7 +6,7 @@ import pytest
 
 from tests.fakes.adapter_calls import AdapterTarget, call, failure, image_request
 from tests.fakes.cloudflare import FLUX, FLUX_SIZE, SDXL, start_cloudflare
-from worker.upstream.http import Reason
+from worker.upstream.failures import Reason
 from worker.upstream.sniff import sniff
 
 ACCOUNT, TOKEN = "0123abcd0123abcd0123abcd0123abcd", "cf-token-good-0001"

@@ -12,7 +12,7 @@ from tests.fakes.adapter_calls import call, failure, image_request, provider
 from tests.fakes.chat_gateway import start_chat_gateway
 from tests.fakes.openai_images import start_openai_images
 from worker.render.png import solid_png
-from worker.upstream.http import Reason
+from worker.upstream.failures import Reason
 from worker.upstream.sniff import sniff
 
 RED, BLUE = (200, 30, 30), (30, 30, 200)

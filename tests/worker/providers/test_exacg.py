@@ -6,7 +6,7 @@ import pytest
 
 from tests.fakes.adapter_calls import AdapterTarget, call, failure, image_request, provider
 from tests.fakes.exacg import GENERATE, start_exacg
-from worker.upstream.http import Reason
+from worker.upstream.failures import Reason
 
 KEY = "exacg-key-good"
 

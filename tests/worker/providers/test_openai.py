@@ -13,7 +13,7 @@ from tests.fakes.openai_images import GENERATIONS, start_openai_images
 from tests.fakes.payloads import encoded
 from worker.providers import ADAPTERS
 from worker.providers.base import Report, Upstream
-from worker.upstream.http import Reason, UpstreamFailure
+from worker.upstream.failures import Reason, UpstreamFailure
 
 KEY = "sk-openai-good"
 

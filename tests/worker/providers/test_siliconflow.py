@@ -7,7 +7,7 @@ import pytest
 from common.config.kinds import model_spec
 from tests.fakes.adapter_calls import AdapterTarget, call, failure, image_request, provider
 from tests.fakes.siliconflow import FLUX, GENERATIONS, KOLORS, QWEN, start_siliconflow
-from worker.upstream.http import Reason
+from worker.upstream.failures import Reason
 
 KEY = "sk-sf-good"
 

@@ -9,7 +9,7 @@ from tests.fakes.payloads import ImageMaker
 from tests.fakes.server import FakeServer
 from tests.fakes.siliconflow import KOLORS, start_siliconflow
 from worker.upstream.download import download
-from worker.upstream.http import Reason, UpstreamFailure
+from worker.upstream.failures import Reason, UpstreamFailure
 
 KEY = "sk-sf-download"
 

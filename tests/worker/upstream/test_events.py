@@ -2,8 +2,8 @@
 
 import pytest
 
+from worker.upstream.bodies import BodyTooLarge
 from worker.upstream.events import event_data
-from worker.upstream.http import BodyTooLarge
 
 
 async def chunks(*parts: bytes):
