@@ -6,13 +6,14 @@ timeout_keep_alive only covers idle connections between requests).
 `receive` is wrapped once for every route: the handler reading the body gets a 408 in the
 OpenAI shape, and the connection is closed after it since the rest of the body was never read.
 A body still coming after its request was answered early (a 401 before any read) is cut off
-by the HTTP protocol at the same deadline (imagegate/http_protocol.py)."""
+by the HTTP protocol at the same deadline (imagegate/http_protocol.py). A client that leaves
+before its body ended is a 499 (ClientClosedRequest), not Litestar's 500."""
 
 import asyncio
 
 from litestar.types import ASGIApp, Message, Receive, ReceiveMessage, Scope, Send
 
-from common.errors import BodyTimeout
+from common.errors import BodyTimeout, ClientClosedRequest
 
 _CLOSE = (b"connection", b"close")
 
@@ -40,7 +41,9 @@ def body_deadline(app: ASGIApp, timeout: float) -> ASGIApp:
                             "(REQUEST_BODY_TIMEOUT)"
                         ) from None
                 else:
-                    whole = message["type"] != "http.request" or not message.get("more_body")
+                    if message["type"] == "http.disconnect":  # gone before its body ended
+                        raise ClientClosedRequest("the client left while sending its request body")
+                    whole = not message.get("more_body")
                     return message
             return {"type": "http.disconnect"}  # the rest of the body is never read
 

@@ -162,6 +162,17 @@ def test_a_trickled_body_is_cut_off_with_408(gateway, path, content_type, openin
     assert_served(gateway)
 
 
+def test_a_client_leaving_mid_body_is_logged_as_499_not_as_our_error(gateway):
+    with connect(gateway) as sock:
+        sock.sendall(post_head("/v1/chat/completions", "application/json", gateway.key) + b"{")
+        assert_served(gateway)  # the handler is reading the body by now
+    deadline = time.monotonic() + 10
+    while "POST /v1/chat/completions 499" not in gateway.logs():
+        assert time.monotonic() < deadline, gateway.logs()[-2000:]
+        time.sleep(0.05)
+    assert "POST /v1/chat/completions 500" not in gateway.logs()
+
+
 def test_a_body_trickled_after_an_early_answer_is_cut_off(gateway):
     """A guard answers 401 before reading the body; the rest of it is not waited for forever."""
     with connect(gateway) as sock:
