@@ -35,7 +35,7 @@ from common.config.types import Settings
 from common.store.bulk_reader import BulkReader
 from common.store.events import EventHub
 from common.store.images import image_store
-from common.store.redis import COMMAND_TIMEOUT, DEFAULT_URL, connect_to
+from common.store.redis import COMMAND_TIMEOUT, connect_to
 
 # The reference page's assets are ours (api/static/schema): it must work with no internet.
 _SWAGGER = SwaggerRenderPlugin(
@@ -59,11 +59,11 @@ def _resources(settings: Settings, redis: ArqRedis | None):
 
     @contextlib.asynccontextmanager
     async def resources(app: Litestar) -> AsyncIterator[None]:
-        url = settings.redis_url or DEFAULT_URL
         client = redis or connect_to(settings)
-        # Through Sentinel, redis-py finds the master: the bulk reader only knows one address.
-        bytes_in_redis = redis is None and settings.s3 is None and settings.sentinel is None
-        reader = BulkReader(url, timeout=COMMAND_TIMEOUT) if bytes_in_redis else None
+        # The reader connects as the client's pool does: to REDIS_URL, or through Sentinel.
+        bytes_in_redis = redis is None and settings.s3 is None
+        pool = client.connection_pool
+        reader = BulkReader(pool, timeout=COMMAND_TIMEOUT) if bytes_in_redis else None
         hub = EventHub(client)
         listener = asyncio.create_task(hub.run())
         app.state.redis = client

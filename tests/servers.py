@@ -11,6 +11,7 @@ from pathlib import Path
 
 import httpx
 
+from common.store.bulk_reader import CLIENT_NAME
 from imagegate.redis_server import free_port, stop_process
 
 S3_ENV = {"AWS_ACCESS_KEY_ID": "test", "AWS_SECRET_ACCESS_KEY": "test"}
@@ -96,16 +97,19 @@ class SentinelGroup:
 
     MASTER = "mymaster"
 
-    def __init__(self) -> None:
+    def __init__(self, password: str | None = None, sentinel_password: str | None = None) -> None:
         self.dir = Path(tempfile.mkdtemp(prefix="imagegate-sentinel-"))
         self.ports = [free_port() for _ in range(5)]  # master, replica, three sentinels
         self.processes: list[subprocess.Popen] = []
+        self.password, self.sentinel_password = password, sentinel_password
 
     @property
     def sentinels(self) -> str:
         return ",".join(f"127.0.0.1:{port}" for port in self.ports[2:])
 
     def _redis(self, port: int, *extra: str) -> subprocess.Popen:
+        password = self.password
+        auth = ["--requirepass", password, "--masterauth", password] if password else []
         return subprocess.Popen(
             [
                 "redis-server",
@@ -119,6 +123,7 @@ class SentinelGroup:
                 "no",
                 "--dir",
                 str(self.dir),
+                *auth,
                 *extra,
             ],
             stdout=subprocess.DEVNULL,
@@ -136,6 +141,8 @@ class SentinelGroup:
                 f"sentinel monitor {self.MASTER} 127.0.0.1 {master} 2\n"
                 f"sentinel down-after-milliseconds {self.MASTER} 1000\n"
                 f"sentinel failover-timeout {self.MASTER} 5000\n"
+                + (f"sentinel auth-pass {self.MASTER} {self.password}\n" if self.password else "")
+                + (f"requirepass {self.sentinel_password}\n" if self.sentinel_password else "")
             )
             self.processes.append(
                 subprocess.Popen(
@@ -152,19 +159,52 @@ class SentinelGroup:
         self.stop()
         raise RuntimeError("the sentinel group did not come up")
 
-    def _ask(self, port: int, *command: str) -> str:
+    def ask(self, port: int, *command: str) -> str:
+        """redis-cli's answer to `command` from the Redis or sentinel on `port`."""
+        password = self.password if port in self.ports[:2] else self.sentinel_password
+        auth = ["-a", password, "--no-auth-warning"] if password else []
         done = subprocess.run(
-            ["redis-cli", "-p", str(port), *command], capture_output=True, text=True, timeout=5
+            ["redis-cli", "-p", str(port), *auth, *command],
+            capture_output=True,
+            text=True,
+            timeout=5,
         )
         return done.stdout
 
-    def master_port(self) -> int | None:
-        answer = self._ask(self.ports[2], "SENTINEL", "get-master-addr-by-name", self.MASTER)
-        lines = answer.split()
+    def master_port(self, sentinel: int | None = None) -> int | None:
+        """The master's port as a sentinel (the first, unless named) says."""
+        port = sentinel or self.ports[2]
+        lines = self.ask(port, "SENTINEL", "get-master-addr-by-name", self.MASTER).split()
         return int(lines[1]) if len(lines) == 2 and lines[1].isdigit() else None
 
+    def wait_for_new_master(self, old: int, timeout: float = 30.0) -> int:
+        """The port of the master every sentinel names once none names `old` any more."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            named = {self.master_port(sentinel) for sentinel in self.ports[2:]}
+            if len(named) == 1 and (new := named.pop()) not in (old, None):
+                return new
+            time.sleep(0.1)
+        raise AssertionError("the sentinels did not agree on a new master in time")
+
+    def failover(self) -> int:
+        """SENTINEL FAILOVER (retried while the sentinels find no replica good enough yet); the
+        new master's port once every sentinel names it. The old master stays up."""
+        old, deadline = self.master_port(), time.monotonic() + 20
+        while "OK" not in self.ask(self.ports[2], "SENTINEL", "FAILOVER", self.MASTER):
+            if time.monotonic() > deadline:
+                raise AssertionError("the sentinels refused to fail over")
+            time.sleep(0.2)
+        assert old is not None
+        return self.wait_for_new_master(old)
+
+    def reader_connections(self, port: int) -> list[str]:
+        """CLIENT LIST lines of the Redis on `port` for the image reader's connections."""
+        lines = self.ask(port, "CLIENT", "LIST").splitlines()
+        return [line for line in lines if f" name={CLIENT_NAME} " in line]
+
     def _replicas_seen(self) -> bool:
-        return "slave" in self._ask(self.ports[2], "SENTINEL", "replicas", self.MASTER)
+        return "slave" in self.ask(self.ports[2], "SENTINEL", "replicas", self.MASTER)
 
     def kill_master(self) -> None:
         self.processes[0].kill()
