@@ -1,5 +1,6 @@
 """Real servers the tests start themselves: moto's S3 server (speaks the S3 protocol) and,
-for Redis high availability, a Sentinel group (tests/e2e/test_sentinel.py)."""
+for Redis high availability, a Sentinel group (tests/e2e/test_sentinel.py and the bulk
+reader's tests)."""
 
 import shutil
 import subprocess
@@ -121,6 +122,8 @@ class SentinelGroup:
                 "",
                 "--appendonly",
                 "no",
+                "--repl-diskless-sync-delay",  # a replica is in sync at once, not in 5 s
+                "0",
                 "--dir",
                 str(self.dir),
                 *auth,
@@ -134,6 +137,14 @@ class SentinelGroup:
         master, replica = self.ports[:2]
         self.processes.append(self._redis(master))
         self.processes.append(self._redis(replica, "--replicaof", "127.0.0.1", str(master)))
+        # Sentinels started before the replica is linked see it only at the master's next
+        # INFO, ten seconds on.
+        deadline = time.monotonic() + 15
+        while "master_link_status:up" not in self.ask(replica, "INFO", "replication"):
+            if time.monotonic() > deadline:
+                self.stop()
+                raise RuntimeError("the replica did not link to the master")
+            time.sleep(0.05)
         for port in self.ports[2:]:
             conf = self.dir / f"sentinel-{port}.conf"
             conf.write_text(
