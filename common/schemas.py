@@ -71,8 +71,10 @@ class GenerateJob(msgspec.Struct, kw_only=True, frozen=True):
     input_fidelity: str | None = None
 
     # A job with a record (common/store/jobs.py): polled, cancellable, maybe called back; the
-    # worker stores the route's answer built from this.
+    # worker stores the route's answer built from this. Admission writes the record with the
+    # job (api/jobs/admit.py), `webhook_url` in it: a refused job never has one.
     answer: AnswerSpec | None = None
+    webhook_url: str | None = None
 
     def __repr__(self) -> str:  # a logged job never carries its input images
         return f"GenerateJob(id={self.id!r}, model={self.model!r}, images={len(self.images)})"

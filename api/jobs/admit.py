@@ -1,6 +1,7 @@
 """Admitting a job: the per-key rate limit, the queue depth and Redis memory are checked and
 the job enqueued (in arq's format) in one atomic script, so concurrent api processes can never
-together pass a limit (SPEC §2.4, §5). One round trip per request."""
+together pass a limit (SPEC §2.4, §5). One round trip per request. A job with a record (a
+background job, or one with a webhook) gets it in the same script: a refused one has none."""
 
 import secrets
 import time
@@ -14,6 +15,7 @@ from common.schemas import GenerateJob, encode
 from common.store import keys
 from common.store.arq_compat import job_key, job_record, now_ms
 from common.store.images import STORED_HOLD, in_flight_member
+from common.store.jobs import CREATE_RECORD, JobMeta, record_args, record_keys
 from common.store.redis import run_script
 
 QUEUE_RETRY_AFTER = 10
@@ -21,18 +23,21 @@ NO_WORKERS_RETRY_AFTER = 5
 MEMORY_CHECK_EVERY = 1.0  # seconds; INFO is too costly to ask on every request
 
 # KEYS: rate log, queue, workers, worker load, job record, images in flight, images stored
-#       recently.
+#       recently; for a job with a record (common/store/jobs.py), that record's keys.
 # ARGV: now, rate limit (0: off), rate entry, max queue depth, heartbeat fresh since,
 #       job record, record ttl ms, job id, queue score ms, wake channel,
 #       Redis memory used (sampled), memory high-water mark in bytes (0: no cap),
 #       this job's in-flight entry, its reservation's end, the second the sample was taken
-#       in (stores from then on are counted), the second before which no api needs them.
+#       in (stores from then on are counted), the second before which no api needs them;
+#       then the record's arguments.
 # Memory counts the images still being made (each job's reservation) and those stored since
 # the sample on top of it, so a burst of admissions cannot together pass the mark.
 # The rate log is a sliding minute; a refused request does not use up the allowance. No live
 # worker means no job (nobody would take it). Jobs waiting to start are the queue minus what
 # live workers report running.
-_ADMIT = """
+_ADMIT = (
+    CREATE_RECORD
+    + """
 local now, limit = tonumber(ARGV[1]), tonumber(ARGV[2])
 if limit > 0 then
   redis.call('ZREMRANGEBYSCORE', KEYS[1], 0, now - 60)
@@ -75,11 +80,15 @@ if limit > 0 then
   redis.call('ZADD', KEYS[1], now, ARGV[3])
   redis.call('EXPIRE', KEYS[1], 61)
 end
+if #KEYS > 7 then
+  create_record(KEYS[8], KEYS[9], ARGV[8], now, ARGV[17], ARGV[18], ARGV[19], ARGV[20])
+end
 redis.call('SET', KEYS[5], ARGV[6], 'PX', ARGV[7])
 redis.call('ZADD', KEYS[2], ARGV[9], ARGV[8])
 redis.call('PUBLISH', ARGV[10], '')
 return {'ok'}
 """
+)
 
 
 class Admission:
@@ -98,6 +107,7 @@ class Admission:
             raise cache_full()
         score = now_ms()
         record = job_record("generate", (encode(job),), score)
+        meta = _meta(job, caller, now)
         verdict = await run_script(
             self._redis,
             _ADMIT,
@@ -109,6 +119,7 @@ class Admission:
                 job_key(job.id),
                 keys.IMAGES_IN_FLIGHT,
                 keys.IMAGES_STORED_RECENTLY,
+                *(record_keys(meta) if meta else ()),
             ],
             now,
             self._settings.rate_limit_per_minute,
@@ -126,6 +137,7 @@ class Admission:
             now + ttl_seconds + self._settings.request_timeout + self._settings.job_lease,
             int(sampled_at),
             int(now) - STORED_HOLD,
+            *(record_args(meta, self._settings.image_expiration, now) if meta else ()),
         )
         if verdict[0] == b"rate":
             raise RateLimited(
@@ -163,6 +175,20 @@ class Admission:
             )
             self._memory_checked = now
         return (*self._memory_sample, self._memory_checked)
+
+
+def _meta(job: GenerateJob, caller: str, now: float) -> JobMeta | None:
+    """The record of a job that has one (api/jobs/background.py's `track` marks them)."""
+    if job.answer is None:
+        return None
+    return JobMeta(
+        id=job.id,
+        owner=caller,
+        model=job.model,
+        created_at=int(now),
+        base_url=job.answer.base_url,
+        webhook_url=job.webhook_url,
+    )
 
 
 def cache_full() -> ServiceUnavailable:

@@ -4,7 +4,6 @@ at once, `Prefer: wait=N` waits up to N seconds for the route's normal answer fi
 
 import asyncio
 import contextlib
-import time
 from collections.abc import Iterator
 from typing import NamedTuple
 
@@ -21,7 +20,7 @@ from common.errors import IdempotencyKeyReused, InvalidRequest, ServiceUnavailab
 from common.net import origin, public_or_unresolved
 from common.schemas import AnswerSpec, Completed, Failed, GenerateJob
 from common.store.events import Follower
-from common.store.jobs import LIVE_SECONDS, JobMeta, Record
+from common.store.jobs import LIVE_SECONDS, Record
 
 MAX_WAIT = 60
 _encode = msgspec.json.Encoder().encode
@@ -108,9 +107,9 @@ async def track(
 ) -> GenerateJob | Response:
     """The job to run as usual, or, when the client prefers a background job, its answer.
 
-    A job gets a record when it runs in the background or has a webhook; a webhook without
-    `Prefer` still answers as usual, and calls back as well. `body` is what identifies the
-    request for Idempotency-Key (default: the request body)."""
+    A job gets a record when it runs in the background or has a webhook (then `job.answer` is
+    set); a webhook without `Prefer` still answers as usual, and calls back as well. `body` is
+    what identifies the request for Idempotency-Key (default: the request body)."""
     prefer = preference(request)
     if webhook_url is not None:
         await check_webhook(webhook_url, gateway.settings)
@@ -121,53 +120,35 @@ async def track(
             "Prefer: respond-async and wait do not go with stream: true", param="stream"
         )
     base_url = public_base_url(request, gateway.settings)
-    job = replace(
-        job, answer=AnswerSpec(route=route, base_url=base_url, response_format=response_format)
-    )
-    meta = JobMeta(
-        id=job.id,
-        owner=request.state.caller,
-        model=job.model,
-        created_at=int(time.time()),
-        base_url=base_url,
-        webhook_url=webhook_url,
-    )
-    with redis_errors():
-        await gateway.jobs.create(meta)
+    answer = AnswerSpec(route=route, base_url=base_url, response_format=response_format)
+    # Admission writes the record with the job (api/jobs/admit.py).
+    job = replace(job, answer=answer, webhook_url=webhook_url)
     if not prefer.background:
         return job
     body = await request.body() if body is None else body
-    return await _background(request, gateway, job, meta, prefer.wait, body)
+    return await _background(request, gateway, job, base_url, prefer.wait, body)
 
 
 async def _background(
     request: Request,
     gateway: JobClient,
     job: GenerateJob,
-    meta: JobMeta,
+    base_url: str,
     wait: int | None,
     body: bytes,
 ) -> Response:
     """Enqueue (never expiring unstarted: nobody waits for a background job), then 202, or
     the normal answer when the job ends within `wait` seconds."""
-    base_url = meta.base_url
     async with gateway.follow(job.id) as follower:  # before enqueueing: no event is missed
-        try:
-            job_id = await gateway.submit(
-                job,
-                caller=request.state.caller,
-                idempotency_key=request.headers.get("idempotency-key"),
-                body=body,
-                expires=LIVE_SECONDS,
-            )
-        except BaseException:
-            with contextlib.suppress(RedisError, OSError):
-                await gateway.jobs.forget(meta)
-            raise
+        job_id = await gateway.submit(
+            job,
+            caller=request.state.caller,
+            idempotency_key=request.headers.get("idempotency-key"),
+            body=body,
+            expires=LIVE_SECONDS,
+        )
         if job_id != job.id:  # an Idempotency-Key retry: the first request's job
-            with redis_errors():
-                await gateway.jobs.forget(meta)
-            return await _existing(gateway, job_id, meta.owner, base_url)
+            return await _existing(gateway, job_id, request.state.caller, base_url)
         end = await _until_done(follower, wait) if wait else None
     with redis_errors():
         record = await gateway.jobs.load(job.id)

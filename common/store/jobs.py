@@ -20,7 +20,7 @@ from common.schemas import JobEvent, encode
 from common.store import keys
 from common.store.arq_compat import LEASE_PREFIX, job_key, job_record, lease_key, now_ms
 from common.store.events import MAX_EVENTS
-from common.store.redis import reply, run_script
+from common.store.redis import Scalar, reply, run_script
 
 # How long a job not yet ended is kept, and how long its queue entry waits for a worker:
 # background jobs are never dropped for having waited (synchronous ones expire instead).
@@ -148,6 +148,31 @@ return waiting + math.max(0, rank - tonumber(ARGV[3]))
 """
 
 
+# A Lua function for the script that enqueues a job (api/jobs/admit.py): the new job's record,
+# `queued`, indexed under its owner (the index drops jobs older than any record). In the same
+# step as the enqueue, so a job refused by a limit never has a record.
+CREATE_RECORD = """
+local function create_record(record, owned, id, now, meta, live, keep_since, owned_ttl)
+  redis.call('HSET', record, 'meta', meta, 'status', 'queued')
+  redis.call('EXPIRE', record, live)
+  redis.call('ZADD', owned, now, id)
+  redis.call('ZREMRANGEBYSCORE', owned, 0, keep_since)
+  redis.call('EXPIRE', owned, owned_ttl)
+end
+"""
+
+
+def record_keys(meta: JobMeta) -> list[str]:
+    """`create_record`'s keys: the record and its owner's index."""
+    return [keys.background_job(meta.id), keys.owner_jobs(meta.owner)]
+
+
+def record_args(meta: JobMeta, expiration: int, now: float) -> list[Scalar]:
+    """`create_record`'s arguments after the job id and the time."""
+    live = LIVE_SECONDS + expiration
+    return [encode(meta), LIVE_SECONDS, now - live, live]
+
+
 class JobStore:
     """Job records in Redis; `queue` is arq's queue name, `expiration` IMAGE_EXPIRATION."""
 
@@ -155,25 +180,6 @@ class JobStore:
         self._redis = redis
         self._queue = queue
         self._expiration = expiration
-
-    async def create(self, meta: JobMeta) -> None:
-        owned = keys.owner_jobs(meta.owner)
-        async with self._redis.pipeline(transaction=True) as pipe:
-            pipe.hset(
-                keys.background_job(meta.id), mapping={"meta": encode(meta), "status": "queued"}
-            )
-            pipe.expire(keys.background_job(meta.id), LIVE_SECONDS)
-            pipe.zadd(owned, {meta.id: time.time()})
-            pipe.zremrangebyscore(owned, 0, time.time() - LIVE_SECONDS - self._expiration)
-            pipe.expire(owned, LIVE_SECONDS + self._expiration)
-            await pipe.execute()
-
-    async def forget(self, meta: JobMeta) -> None:
-        """Drop a record whose job was never enqueued (a limit said no)."""
-        async with self._redis.pipeline(transaction=True) as pipe:
-            pipe.delete(keys.background_job(meta.id))
-            pipe.zrem(keys.owner_jobs(meta.owner), meta.id)
-            await pipe.execute()
 
     async def load(self, job_id: str, owner: str | None = None) -> Record | None:
         """The record, or None when it does not exist or `owner` did not make it."""

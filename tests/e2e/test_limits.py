@@ -83,3 +83,54 @@ def test_new_work_is_refused_when_the_cache_nears_redis_maxmemory(start_gateway)
         ).status_code
         == 200
     )
+
+
+WEBHOOKS = {
+    "WEBHOOK_SECRET": "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw",
+    "WEBHOOK_ALLOW_HOSTS": "127.0.0.1",
+}
+HOOK = {"webhook_url": "http://127.0.0.1:9/hook"}
+# A job with a record: in the background, with a webhook, or both.
+TRACKED = [({"Prefer": "respond-async"}, {}), ({}, HOOK), ({"Prefer": "respond-async"}, HOOK)]
+
+
+def jobs_left(gateway) -> tuple[list, list]:
+    """What the caller can list, and every job record in Redis."""
+    listed = httpx.get(f"{gateway.url}/v1/jobs", headers=gateway.headers()).json()["data"]
+    records = redis.Redis.from_url(gateway.env["REDIS_URL"]).keys("imagegate:job:*:record")
+    return listed, records
+
+
+def test_a_request_refused_for_want_of_workers_leaves_no_job(start_gateway):
+    gateway = start_gateway(WEBHOOKS, workers=0)
+    for headers, extra in TRACKED:
+        refused = httpx.post(
+            f"{gateway.url}{CHAT}",
+            json={**body(), **extra},
+            headers={**gateway.headers(), **headers},
+            timeout=30,
+        )
+        assert refused.status_code == 503 and refused.json()["error"]["code"] == "no_workers"
+    assert jobs_left(gateway) == ([], [])
+
+
+def test_a_rate_limited_request_leaves_no_job(start_gateway):
+    gateway = start_gateway({**WEBHOOKS, "RATE_LIMIT_PER_MINUTE": "1"}, workers=0)
+    gateway.park_a_worker()
+    admitted = httpx.post(
+        f"{gateway.url}{CHAT}",
+        json=body(),
+        headers={**gateway.headers(), "Prefer": "respond-async"},
+        timeout=30,
+    )
+    assert admitted.status_code == 202
+    for headers, extra in TRACKED:
+        refused = httpx.post(
+            f"{gateway.url}{CHAT}",
+            json={**body(), **extra},
+            headers={**gateway.headers(), **headers},
+            timeout=30,
+        )
+        assert refused.status_code == 429
+    listed, records = jobs_left(gateway)
+    assert [job["id"] for job in listed] == [admitted.json()["id"]] and len(records) == 1

@@ -126,6 +126,16 @@ def test_a_synchronous_request_with_a_webhook_answers_as_usual_and_calls_back(
     assert Webhook(SECRET).verify(call.body, call.headers)["status"] == "succeeded"
 
 
+def test_a_retry_with_the_same_idempotency_key_makes_no_second_job(start_gateway, receiver):
+    hook = receiver(200)
+    gateway = hooked_gateway(start_gateway)
+    first, again = (submit(gateway, hook.url, **{"Idempotency-Key": "once"}) for _ in range(2))
+    assert first.status_code == again.status_code == 200
+    assert first.json()["data"] == again.json()["data"]
+    listed = httpx.get(f"{gateway.url}/v1/jobs", headers=gateway.headers()).json()["data"]
+    assert [job["status"] for job in listed] == ["succeeded"]
+
+
 def test_a_receiver_that_fails_forever_is_given_up_after_max_attempts(start_gateway, receiver):
     hook = receiver(503)
     gateway = hooked_gateway(start_gateway, WEBHOOK_MAX_ATTEMPTS="3")

@@ -8,11 +8,21 @@ from common.errors import ErrorInfo
 from common.schemas import Completed, Failed, JobResult
 from common.store import keys
 from common.store.arq_compat import job_key, lease_key
-from common.store.jobs import JobMeta, JobStore
+from common.store.jobs import CREATE_RECORD, JobMeta, JobStore, record_args, record_keys
+from common.store.redis import run_script
 
 QUEUE = "arq:queue"
 RESULT = JobResult(images=(), model="m", prompt="p", original="p")
 CANCELLED = Failed(ErrorInfo(status=409, type="t", code="job_canceled", message="cancelled"))
+
+
+async def create(redis, record: JobMeta) -> None:
+    """A record as admission writes it (api/jobs/admit.py), without the job."""
+    now = time.time()
+    script = CREATE_RECORD + "create_record(KEYS[1], KEYS[2], unpack(ARGV))"
+    await run_script(
+        redis, script, record_keys(record), record.id, now, *record_args(record, 60, now)
+    )
 
 
 def meta(job_id: str, owner: str = "owner-a", webhook_url: str | None = None) -> JobMeta:
@@ -28,7 +38,7 @@ def meta(job_id: str, owner: str = "owner-a", webhook_url: str | None = None) ->
 
 async def test_a_record_is_seen_only_by_its_owner(redis):
     store = JobStore(redis, QUEUE, 60)
-    await store.create(meta("j1"))
+    await create(redis, meta("j1"))
     assert (await store.load("j1", "owner-a")).status == "queued"
     assert await store.load("j1", "owner-b") is None
     assert await store.load("missing", "owner-a") is None
@@ -38,7 +48,7 @@ async def test_a_record_is_seen_only_by_its_owner(redis):
 
 async def test_a_job_ends_once_whoever_comes_first(redis):
     store = JobStore(redis, QUEUE, 60)
-    await store.create(meta("j2"))
+    await create(redis, meta("j2"))
     assert await store.start("j2") == "queued"
     assert await store.start("j2") == "in_progress"  # a rerun carries on
     assert await store.end(meta("j2"), "canceled", CANCELLED, cancel=True) == b"in_progress"
@@ -53,7 +63,7 @@ async def test_a_job_ends_once_whoever_comes_first(redis):
 async def test_cancelling_a_queued_job_takes_it_out_of_the_queue(redis):
     store = JobStore(redis, QUEUE, 60)
     for job_id in ("queued", "taken"):
-        await store.create(meta(job_id))
+        await create(redis, meta(job_id))
         await redis.zadd(QUEUE, {job_id: 1})
         await redis.set(job_key(job_id), b"record")
     await redis.set(lease_key("taken"), b"1")  # a worker picked it up a moment ago
@@ -66,7 +76,7 @@ async def test_cancelling_a_queued_job_takes_it_out_of_the_queue(redis):
 
 async def test_the_end_enqueues_the_webhook_delivery(redis):
     store = JobStore(redis, QUEUE, 60)
-    await store.create(meta("j3", webhook_url="https://hooks.example/x"))
+    await create(redis, meta("j3", webhook_url="https://hooks.example/x"))
     await store.end(meta("j3", webhook_url="https://hooks.example/x"), "failed", CANCELLED)
     delivery = keys.webhook_delivery("j3", 1)
     assert await redis.zscore(QUEUE, delivery) is not None
@@ -84,7 +94,7 @@ async def test_the_queue_position_counts_only_jobs_waiting_ahead(redis):
 async def test_pages_are_newest_first_and_skip_expired_records(redis):
     store = JobStore(redis, QUEUE, 60)
     for number in range(5):
-        await store.create(meta(f"p{number}"))
+        await create(redis, meta(f"p{number}"))
         await redis.zadd(keys.owner_jobs("owner-a"), {f"p{number}": time.time() + number})
     await redis.delete(keys.background_job("p3"))  # expired
     first, more = await store.page("owner-a", 2, None)
