@@ -155,11 +155,27 @@ class ImageWorker(Worker):
         pipe.zrem(self.queue_name, job_id)
 
     async def finish_job(self, job_id: str, finish: bool, *args, **kwargs) -> None:
+        if job_id.startswith(keys.DELIVERY_PREFIX):
+            await self._finish_delivery(job_id, finish)
+            return
         if finish and job_id in self._settled:
             self._settled.discard(job_id)
             return
         self._settled.discard(job_id)  # not finished (a retry): arq reschedules it
         await super().finish_job(job_id, finish, *args, **kwargs)
+
+    async def _finish_delivery(self, job_id: str, finish: bool) -> None:
+        """arq's finish_job for a webhook delivery, whose queue is not the worker's own
+        (keys.WEBHOOK_QUEUE). Unfinished (cut short by a stopping worker), it stays queued.
+        A delivery that an older version enqueued in arq's queue runs once and leaves it too."""
+        async with self.pool.pipeline(transaction=True) as pipe:
+            if finish:
+                pipe.delete(*bookkeeping_keys(job_id))
+                pipe.zrem(keys.WEBHOOK_QUEUE, job_id)
+                pipe.zrem(self.queue_name, job_id)
+            else:
+                pipe.delete(lease_key(job_id))
+            await pipe.execute()
 
     def _release_sem_dec_counter_on_complete(self) -> None:
         super()._release_sem_dec_counter_on_complete()
@@ -174,7 +190,7 @@ class ImageWorker(Worker):
                 pipe.zadd(keys.WORKERS, {self.worker_id: now})
                 pipe.zremrangebyscore(keys.WORKERS, 0, now - 60)
                 # What the api subtracts from the queue to count jobs waiting to start.
-                pipe.hset(keys.WORKER_LOAD, self.worker_id, str(len(self.tasks)))
+                pipe.hset(keys.WORKER_LOAD, self.worker_id, str(self.job_counter))
                 await pipe.execute()
             # The expiry index and the cached-bytes total lose expired images here, so neither
             # grows for want of a /metrics scrape.
@@ -216,9 +232,12 @@ class ImageWorker(Worker):
     async def finish_failed_job(self, job_id: str, result_data: bytes | None) -> None:
         """arq gave up on the job before it could run (expired, unreadable, too many tries):
         tell whoever waits instead of leaving them to time out."""
+        if job_id.startswith(keys.DELIVERY_PREFIX):
+            await self._finish_delivery(job_id, finish=True)
+            return
         await super().finish_failed_job(job_id, result_data)
         services = self.ctx.get("services")
-        if services is not None and not job_id.startswith(keys.DELIVERY_PREFIX):
+        if services is not None:
             info = ImagegateError(
                 "the job could not be run: it expired in the queue or failed too many times"
             ).info()

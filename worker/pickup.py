@@ -10,29 +10,29 @@ from common.store import keys
 from common.store.arq_compat import LEASE_PREFIX, now_ms
 from common.store.redis import run_script
 
-# KEYS: the queue. ARGV: now (ms), lease (ms), arq's in-progress key prefix, free generation
-# slots, how many queue entries to look at, free delivery slots, the delivery id prefix. A job
-# is picked by setting its in-progress key (its lease); jobs whose key exists run elsewhere,
-# or here. Webhook deliveries have their own slots: they never take a generation's.
+# KEYS: the generation queue, the webhook delivery queue. ARGV: now (ms), lease (ms), arq's
+# in-progress key prefix, how many entries of each queue to look at, free generation slots,
+# free delivery slots. A job is picked by setting its in-progress key (its lease); jobs whose
+# key exists run elsewhere, or here. Deliveries have their own slots: never a generation's.
 _CLAIM = """
-local picked = {}
-local free = {tonumber(ARGV[4]), tonumber(ARGV[6])}
-local saturated = 0
-local due = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1], 'WITHSCORES', 'LIMIT', 0, ARGV[5])
-for i = 1, #due, 2 do
-  if redis.call('EXISTS', ARGV[3] .. due[i]) == 0 then
-    local class = 1
-    if string.sub(due[i], 1, #ARGV[7]) == ARGV[7] then class = 2 end
-    if free[class] <= 0 then
-      saturated = 1
-    else
-      free[class] = free[class] - 1
+local picked, saturated = {}, 0
+local function claim(queue, free)
+  local due = redis.call('ZRANGEBYSCORE', queue, '-inf', ARGV[1], 'WITHSCORES', 'LIMIT', 0, ARGV[4])
+  for i = 1, #due, 2 do
+    if redis.call('EXISTS', ARGV[3] .. due[i]) == 0 then
+      if free <= 0 then
+        saturated = 1
+        return
+      end
+      free = free - 1
       redis.call('SET', ARGV[3] .. due[i], '1', 'PX', ARGV[2])
       table.insert(picked, due[i])
       table.insert(picked, due[i + 1])
     end
   end
 end
+claim(KEYS[1], tonumber(ARGV[5]))
+claim(KEYS[2], tonumber(ARGV[6]))
 return {picked, saturated}
 """
 
@@ -53,14 +53,13 @@ async def pick_up_due(
     flat, saturated = await run_script(
         redis,
         _CLAIM,
-        [queue],
+        [queue, keys.WEBHOOK_QUEUE],
         now_ms(),
         lease_seconds * 1000,
         LEASE_PREFIX,
-        free,
         look_at,
+        free,
         free_deliveries,
-        keys.DELIVERY_PREFIX,
     )
     jobs = [
         (job_id.decode(), int(float(score)))

@@ -1,9 +1,10 @@
 """`deliver_webhook`: POST a job's final object to its webhook_url, signed per Standard Webhooks.
 
-Each attempt is its own arq job in the generation queue (so retries survive restarts), run in
-the worker's delivery slots (never a generation's). Any 2xx is delivered; a 3xx or another
-4xx ends the delivery as failed; a timeout, a connection error, 429 or 5xx is tried again
-after a backoff, up to WEBHOOK_MAX_ATTEMPTS attempts. Receivers dedupe by `webhook-id`, the
+Each attempt is its own arq job in the deliveries' own queue (keys.WEBHOOK_QUEUE: retries
+survive restarts, and never count as images waiting), run in the worker's delivery slots
+(never a generation's). Any 2xx is delivered; a 3xx or another 4xx ends the delivery as
+failed; a timeout, a connection error, 429 or 5xx is tried again after a backoff, up to
+WEBHOOK_MAX_ATTEMPTS attempts. Receivers dedupe by `webhook-id`, the
 same for every attempt.
 """
 
@@ -55,6 +56,7 @@ async def deliver_webhook(ctx: dict, job_id: str, attempt: int) -> None:
             job_id,
             attempt + 1,
             _job_id=keys.webhook_delivery(job_id, attempt + 1),
+            _queue_name=keys.WEBHOOK_QUEUE,
             _defer_by=delay,
         )
 

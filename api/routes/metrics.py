@@ -40,13 +40,19 @@ async def metrics_page(
         pipe.hgetall(keys.METRICS)
         pipe.zcard(redis.default_queue_name)
         pipe.zcount(keys.WORKERS, time.time() - keys.HEARTBEAT_FRESH, "+inf")
-        snapshot, depth, workers = await pipe.execute()
+        pipe.zcard(keys.WEBHOOK_QUEUE)
+        snapshot, depth, workers, deliveries = await pipe.execute()
     fleet = CollectorRegistry(auto_describe=False)
     fleet.register(
         _Families(
             [
                 *metrics.families(snapshot),
-                _gauge("imagegate_queue_depth", "Jobs queued or running", depth),
+                _gauge("imagegate_queue_depth", "Image jobs queued or running", depth),
+                _gauge(
+                    "imagegate_webhook_deliveries_pending",
+                    "Webhook deliveries queued, waiting to be retried or running",
+                    deliveries,
+                ),
                 _gauge("imagegate_workers", "Workers with a fresh heartbeat", workers),
                 _gauge(
                     "imagegate_cached_bytes",

@@ -94,7 +94,8 @@ def error_json(info: ErrorInfo) -> bytes:
     )
 
 
-# KEYS: record, event stream, queue, webhook delivery's arq key, job's arq key, in-progress key.
+# KEYS: record, event stream, queue, webhook delivery's arq key, job's arq key, in-progress key,
+#       webhook queue.
 # ARGV: status, finished_at, result, error, event, record ttl ms, event ttl ms, max events,
 #       job id, delivery record ('' for none), delivery id, delivery score, events channel,
 #       wake channel, cancel channel ('' unless cancelling).
@@ -113,7 +114,7 @@ redis.call('PEXPIRE', KEYS[2], ARGV[7])
 redis.call('PUBLISH', ARGV[13], ARGV[9] .. ' ' .. id .. ' ' .. ARGV[5])
 if ARGV[10] ~= '' then
   redis.call('SET', KEYS[4], ARGV[10], 'PX', ARGV[6])
-  redis.call('ZADD', KEYS[3], ARGV[12], ARGV[11])
+  redis.call('ZADD', KEYS[7], ARGV[12], ARGV[11])
   redis.call('PUBLISH', ARGV[14], '')
 end
 if ARGV[15] ~= '' then
@@ -246,13 +247,14 @@ class JobStore:
         evaluate: Any = (pipe if pipe is not None else self._redis).eval
         return evaluate(
             _END,
-            6,
+            7,
             keys.background_job(meta.id),
             keys.job_events(meta.id),
             self._queue,
             job_key(delivery_id),
             job_key(meta.id),
             lease_key(meta.id),
+            keys.WEBHOOK_QUEUE,
             status,
             int(time.time()),
             result,

@@ -91,6 +91,9 @@ CANCEL_CHANNEL = PREFIX + "cancel"
 # arq job ids of webhook deliveries start with this: the worker runs them outside its
 # generation slots (worker/loop.py).
 DELIVERY_PREFIX = "webhook:"
+# The deliveries' own queue, in arq's format, which the workers serve beside arq's: the images
+# waiting (MAX_QUEUE_DEPTH, a job's queue position) never count retries deferred for a receiver.
+WEBHOOK_QUEUE = PREFIX + "webhook-queue"
 
 
 def webhook_delivery(job_id: str, attempt: int) -> str:

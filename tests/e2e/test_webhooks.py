@@ -1,4 +1,5 @@
-"""Webhooks: signed per Standard Webhooks, retried with backoff, never in a generation slot."""
+"""Webhooks: signed per Standard Webhooks, retried with backoff, never in a generation slot
+nor counted as an image waiting."""
 
 import asyncio
 import time
@@ -87,6 +88,14 @@ def submit(
         headers={**gateway.headers(), **headers},
         timeout=30,
     )
+
+
+def pending(gateway) -> float:
+    """What /metrics reports as webhook deliveries still to make."""
+    for line in httpx.get(f"{gateway.url}/metrics").text.splitlines():
+        if line.startswith("imagegate_webhook_deliveries_pending "):
+            return float(line.split()[1])
+    raise AssertionError("no imagegate_webhook_deliveries_pending in /metrics")
 
 
 def deliveries(gateway) -> dict[str, float]:
@@ -211,3 +220,33 @@ def test_a_retry_waiting_in_the_queue_survives_a_worker_restart(start_gateway, r
     first, second = hook.calls(2, timeout=30)
     assert Webhook(SECRET).verify(second.body, second.headers)["id"] == job["id"]
     assert first.headers["webhook-id"] == second.headers["webhook-id"]
+
+
+def test_retries_waiting_for_a_receiver_never_fill_the_image_queue(start_gateway, receiver):
+    hook = receiver(503)
+    # Unscaled backoff: each job's retry waits 5 s, then 30 s, deferred in the queue.
+    gateway = hooked_gateway(start_gateway, MAX_QUEUE_DEPTH="2", WEBHOOK_BACKOFF_SCALE="1")
+    for n in range(3):
+        assert submit(gateway, hook.url, f"called back later {n}").status_code == 200
+    deadline = time.monotonic() + 20
+    while pending(gateway) < 3 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert len(hook.calls(3)) >= 3
+    for n in range(3):
+        answer = httpx.post(
+            f"{gateway.url}/v1/images/generations",
+            json={"prompt": f"made while the retries wait {n}"},
+            headers=gateway.headers(),
+            timeout=30,
+        )
+        assert answer.status_code == 200, answer.text
+    # Images that really wait (no worker takes them) still fill the queue.
+    gateway.workers[0].stop()
+    gateway.park_a_worker()
+    queued = [submit(gateway, hook.url, f"waiting {n}", **ASYNC) for n in range(2)]
+    assert [answer.status_code for answer in queued] == [202, 202]
+    refused = submit(gateway, hook.url, "one too many", **ASYNC)
+    assert refused.status_code == 503 and refused.json()["error"]["code"] == "queue_full"
+    listed = httpx.get(f"{gateway.url}/v1/jobs", headers=gateway.headers()).json()["data"]
+    assert [job["status"] for job in listed] == ["queued"] * 2 + ["succeeded"] * 3
+    assert pending(gateway) == 3  # one per job, still there for the next worker

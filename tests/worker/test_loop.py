@@ -6,6 +6,7 @@ import pytest
 from arq.worker import func
 
 from common.store import keys
+from common.store.arq_compat import bookkeeping_keys
 from common.store.redis import job_deserializer, job_serializer
 from worker import loop as runner
 from worker.loop import ImageWorker
@@ -83,5 +84,34 @@ async def test_a_job_left_waiting_for_a_slot_starts_when_one_frees(redis, monkey
         while len(started) < 2:
             await asyncio.sleep(0.01)
     assert sorted(started) == ["first", "second"]
+    task.cancel()
+    await worker.close()
+
+
+@pytest.mark.parametrize("queue", [keys.WEBHOOK_QUEUE, "arq:queue"])  # arq's: an older version's
+async def test_a_delivery_runs_once_and_leaves_its_queue(redis, monkeypatch, queue):
+    monkeypatch.setattr(runner, "IDLE_POLL", 600.0)
+    delivered: asyncio.Queue[str] = asyncio.Queue()
+
+    async def deliver_webhook(ctx, job_id, attempt):
+        await delivered.put(job_id)
+
+    worker = ImageWorker(
+        functions=[func(deliver_webhook, name="deliver_webhook")],
+        redis_pool=redis,
+        handle_signals=False,
+        keep_result=0,
+        job_serializer=job_serializer,
+        job_deserializer=job_deserializer,
+    )
+    task = asyncio.create_task(worker.async_run())
+    delivery = keys.webhook_delivery("j1", 1)
+    await redis.enqueue_job("deliver_webhook", "j1", 1, _job_id=delivery, _queue_name=queue)
+    await redis.publish(keys.WAKE_CHANNEL, b"")
+    assert await asyncio.wait_for(delivered.get(), 5) == "j1"
+    async with asyncio.timeout(5):
+        while await redis.zcard(queue):
+            await asyncio.sleep(0.01)
+    assert not await redis.exists(*bookkeeping_keys(delivery))
     task.cancel()
     await worker.close()

@@ -79,7 +79,8 @@ async def test_the_end_enqueues_the_webhook_delivery(redis):
     await create(redis, meta("j3", webhook_url="https://hooks.example/x"))
     await store.end(meta("j3", webhook_url="https://hooks.example/x"), "failed", CANCELLED)
     delivery = keys.webhook_delivery("j3", 1)
-    assert await redis.zscore(QUEUE, delivery) is not None
+    assert await redis.zscore(keys.WEBHOOK_QUEUE, delivery) is not None
+    assert await redis.zcard(QUEUE) == 0  # the images' queue: a delivery is no image waiting
     assert await redis.exists(job_key(delivery))
 
 
