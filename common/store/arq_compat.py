@@ -1,8 +1,9 @@
 """Everything imagegate takes from arq beyond its documented API, in one place.
 
 The api writes arq's job records itself (api/jobs/admit.py, in one script with its limits), the
-worker picks jobs up with its own script (worker/pickup.py) and overrides some of `Worker`'s
-methods (worker/loop.py) and keeps arq from writing out job arguments, and `imagegate serve`
+worker picks jobs up with its own script (worker/pickup.py, from arq's queue and the webhook
+deliveries' own), overrides some of `Worker`'s methods (worker/loop.py: it finishes
+deliveries itself) and keeps arq from writing out job arguments, and `imagegate serve`
 silences a start-up log line fakeredis cannot
 answer (imagegate/embedded.py). tests/common/store/test_arq_compat.py fails when an arq release
 changes any of it.
