@@ -132,11 +132,9 @@ def workers_ai(env: EnvReader) -> list[ProviderSpec]:
     models = parse_models(
         "cloudflare", env.text("CF_MODEL") or env.text("FLUX_MODEL") or CLOUDFLARE_FLUX
     )
-    # FLUX_NUM_STEPS is the Flux script's: it sets the steps of Workers AI's flux models only.
-    models = tuple(
-        replace(m, steps=steps) if m.upstream.startswith("@cf/black-forest-labs/") else m
-        for m in models
-    )
+    # FLUX_NUM_STEPS is the Flux script's: it sets flux-1-schnell's steps (1–8) only, not the
+    # FLUX.2 models' (dev runs its own default, klein a fixed 4).
+    models = tuple(replace(m, steps=steps) if m.upstream == CLOUDFLARE_FLUX else m for m in models)
     single = len(accounts) == 1
     keys = (
         tokens

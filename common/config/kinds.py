@@ -42,6 +42,9 @@ _QWEN_TABLE = {
 }
 
 _SD15 = {"min_side": 256, "max_side": 2048, "max_steps": 20, "params": _ALL_PARAMS}
+# Workers AI's FLUX.2: a size of 256–1920, up to four reference images and no mask; klein
+# runs a fixed 4 steps, so only dev takes `steps`.
+_FLUX2 = {"min_side": 256, "max_side": 1920, "edits": True, "edit_images": 4}
 
 # exacg's model_index of Z-Image, as in the script imagegate replaces (other clients differ).
 ZIMAGE_INDEX = 5
@@ -148,6 +151,8 @@ KINDS: dict[str, Kind] = {
                     "params": ("steps",),
                 },
             ),
+            ("@cf/black-forest-labs/flux-2-dev", {**_FLUX2, "params": ("steps", "cfg")}),
+            ("@cf/black-forest-labs/flux-2-klein", {**_FLUX2, "params": ("cfg",)}),
             # Stable Diffusion 1.5 img2img and inpainting: one input; inpainting needs a mask.
             ("@cf/runwayml/stable-diffusion-v1-5-img2img", {**_SD15, "edits": True}),
             (

@@ -5,13 +5,12 @@ One file goes as `image`, several as `image[]`; a repeated bare `image` is 400
 text parts are checked as a generation's fields are.
 """
 
-import io
 from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
-from multipart import MultipartParser
 
 from tests.fakes.openai_validation import Rejected, invalid, validate
+from tests.fakes.scenarios import FileParts, form_parts
 
 if TYPE_CHECKING:
     from tests.fakes.openai_images import OpenAIImagesFake
@@ -30,26 +29,14 @@ def mimetype_error(name: str, content_type: str) -> Rejected:
     )
 
 
-async def read_form(
-    request: web.Request,
-) -> tuple[dict[str, str], list[tuple[str, str, str, bytes]]]:
-    # Parsed from the whole body: the recording middleware has read it already.
-    boundary = request.content_type == "multipart/form-data" and dict(
-        part.strip().split("=", 1) for part in request.headers["Content-Type"].split(";")[1:]
-    ).get("boundary", "").strip('"')
-    if not boundary:
+async def read_form(request: web.Request) -> tuple[dict[str, str], FileParts]:
+    parsed = await form_parts(request)
+    if parsed is None:
         raise invalid("Invalid Content-Type header; expected multipart/form-data.", None, None)
-    fields: dict[str, str] = {}
-    files: list[tuple[str, str, str, bytes]] = []
-    for part in MultipartParser(io.BytesIO(await request.read()), boundary):
-        if part.filename is None:
-            fields[part.name] = part.value
-        else:
-            files.append((part.name, part.filename, part.content_type, part.raw))
-    return fields, files
+    return parsed
 
 
-def check_files(files: list[tuple[str, str, str, bytes]]) -> None:
+def check_files(files: FileParts) -> None:
     bare = [f for f in files if f[0] == "image"]
     if len(bare) > 1:
         raise invalid(

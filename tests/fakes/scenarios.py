@@ -6,6 +6,7 @@ Each fake answers its scenarios with its own upstream's status codes and bodies.
 """
 
 import asyncio
+import io
 import re
 import secrets
 import time
@@ -13,6 +14,7 @@ from collections.abc import Iterable, Mapping
 from urllib.parse import urlencode
 
 from aiohttp import web
+from multipart import MultipartParser
 
 from tests.fakes.payloads import CLOUDFLARE_CHALLENGE_HTML, ImageMaker, huge_png
 
@@ -110,3 +112,24 @@ async def json_object(request: web.Request) -> dict | None:
     except ValueError:
         return None
     return body if isinstance(body, dict) else None
+
+
+FileParts = list[tuple[str, str, str, bytes]]  # (field name, filename, content type, bytes)
+
+
+async def form_parts(request: web.Request) -> tuple[dict[str, str], FileParts] | None:
+    """A multipart body's text fields and file parts; None for any other body."""
+    # Parsed from the whole body: the recording middleware has read it already.
+    boundary = request.content_type == "multipart/form-data" and dict(
+        part.strip().split("=", 1) for part in request.headers["Content-Type"].split(";")[1:]
+    ).get("boundary", "").strip('"')
+    if not boundary:
+        return None
+    fields: dict[str, str] = {}
+    files: FileParts = []
+    for part in MultipartParser(io.BytesIO(await request.read()), boundary):
+        if part.filename is None:
+            fields[part.name] = part.value
+        else:
+            files.append((part.name, part.filename, part.content_type, part.raw))
+    return fields, files

@@ -129,6 +129,12 @@ def content_type(image: bytes) -> str:
     return info.content_type if info else "image/png"
 
 
+def image_file(stem: str, image: bytes) -> tuple[str, bytes, str]:
+    """An input image as a multipart file part: named `stem` with its extension, and typed."""
+    kind = content_type(image)
+    return f"{stem}.{kind.partition('/')[2]}", image, kind
+
+
 def data_uri(image: bytes) -> str:
     return f"data:{content_type(image)};base64,{base64.b64encode(image).decode()}"
 

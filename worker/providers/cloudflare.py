@@ -1,7 +1,9 @@
 """Cloudflare Workers AI: `POST {base}/accounts/{account}/ai/run/{model}`.
 
 flux-1-schnell answers a JSON envelope holding a base64 JPEG; the SDXL models answer the raw
-PNG body. Errors always come in the envelope, sometimes with HTTP 200 and `success: false`.
+PNG body. The FLUX.2 models take a multipart form, even for a prompt alone, with up to four
+reference images, and answer the envelope too. Errors always come in the envelope, sometimes
+with HTTP 200 and `success: false`.
 """
 
 import base64
@@ -10,10 +12,11 @@ import msgspec
 from msgspec.structs import replace
 
 from common.config.kinds import KINDS
-from worker.providers.base import Upstream, UpstreamRequest, bearer, edit_size
+from worker.providers.base import Upstream, UpstreamRequest, bearer, edit_size, image_file
 from worker.render.mask import white_repaint
+from worker.render.reencode import shrink_below
 from worker.upstream.failures import Reason, UpstreamFailure, answer_failure
-from worker.upstream.http import decode_base64, post_json
+from worker.upstream.http import decode_base64, post_form, post_json
 
 # Workers AI codes that say more than the HTTP status they come with: 3036 (the account's
 # daily allocation is spent) is a quota, 3040 (no data centre has capacity) is not this
@@ -35,6 +38,10 @@ MEANING = {
     "3007": 504,
     "3008": 504,
 }
+
+
+FLUX2 = "@cf/black-forest-labs/flux-2-"
+FLUX2_INPUT_SIDE = 512  # FLUX.2 takes each reference image smaller than 512x512
 
 
 class _Result(msgspec.Struct):
@@ -88,12 +95,38 @@ def edit_body(request: UpstreamRequest) -> dict:
     return body
 
 
+def flux2_form(request: UpstreamRequest) -> tuple[dict[str, str], list]:
+    """FLUX.2: the fields as text parts, the references as files `input_image_0`…, each shrunk
+    below 512 px a side; an edit without a size asked gets the first input's."""
+    if request.images:
+        width, height = edit_size(request)
+        request = replace(request, width=width, height=height)
+    fields = {name: str(value) for name, value in build_body(request).items()}
+    files = [
+        (f"input_image_{i}", image_file(f"input-{i}", shrink_below(data, FLUX2_INPUT_SIDE)))
+        for i, data in enumerate(request.images)
+    ]
+    return fields, files
+
+
 async def generate(upstream: Upstream, request: UpstreamRequest) -> list[bytes]:
     url, token = run_url(upstream, request.model.upstream)
-    payload = edit_body(request) if request.images else build_body(request)
-    _, body = await post_json(upstream.client, url, payload, headers=bearer(token), meaning=MEANING)
+    auth = bearer(token)
+    if request.model.upstream.startswith(FLUX2):
+        fields, files = flux2_form(request)
+        _, body = await post_form(
+            upstream.client, url, fields, files, headers=auth, meaning=MEANING
+        )
+    else:
+        payload = edit_body(request) if request.images else build_body(request)
+        _, body = await post_json(upstream.client, url, payload, headers=auth, meaning=MEANING)
     if not body.lstrip().startswith(b"{"):
         return [body]  # SDXL: the image itself, recognised by its magic bytes
+    return [_enveloped_image(body)]
+
+
+def _enveloped_image(body: bytes) -> bytes:
+    """The base64 image of a JSON envelope (flux), or the failure the envelope says."""
     try:
         envelope = _envelope(body)
     except msgspec.DecodeError:
@@ -102,4 +135,4 @@ async def generate(upstream: Upstream, request: UpstreamRequest) -> list[bytes]:
         raise answer_failure(200, body, meaning=MEANING)
     if envelope.result is None or not envelope.result.image:
         raise UpstreamFailure(Reason.UNUSABLE, "the upstream answered without an image")
-    return [decode_base64(envelope.result.image)]
+    return decode_base64(envelope.result.image)

@@ -4,7 +4,7 @@
 import msgspec
 
 from common.schemas import ImageUsage
-from worker.providers.base import Report, Upstream, UpstreamRequest, bearer, content_type
+from worker.providers.base import Report, Upstream, UpstreamRequest, bearer, image_file
 from worker.upstream.download import download
 from worker.upstream.events import post_for_events
 from worker.upstream.failures import Reason, UpstreamFailure, answer_failure
@@ -127,10 +127,7 @@ def edit_form(request: UpstreamRequest, previews: int = 0) -> tuple[dict[str, st
     if request.input_fidelity and request.model.upstream.startswith("gpt-image"):
         fields["input_fidelity"] = request.input_fidelity
     name = "image" if len(request.images) == 1 else "image[]"
-    files = [
-        (name, (f"image-{i}.{content_type(data).partition('/')[2]}", data, content_type(data)))
-        for i, data in enumerate(request.images)
-    ]
+    files = [(name, image_file(f"image-{i}", data)) for i, data in enumerate(request.images)]
     if request.mask is not None:
         files.append(("mask", ("mask.png", request.mask, "image/png")))
     return fields, files

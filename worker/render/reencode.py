@@ -1,4 +1,5 @@
-"""Serving an `output_format` or `output_compression` the upstream cannot: Pillow re-encodes."""
+"""Pillow re-encodes: an `output_format` or `output_compression` the upstream cannot serve, and
+inputs larger than an upstream takes."""
 
 import io
 
@@ -54,6 +55,20 @@ def reencode(data: bytes, target: str, compression: int | None) -> tuple[bytes, 
     if info is None:  # Pillow wrote what we asked; this would be a bug of ours
         raise ValueError(f"re-encoding as {target} gave unrecognisable bytes")
     return encoded, info
+
+
+def shrink_below(data: bytes, side: int) -> bytes:
+    """`data` as it is when both its sides are under `side` px, else scaled down, keeping its
+    aspect ratio, until they are (a PNG, so transparency survives)."""
+    info = sniff(data)
+    if info is not None and max(info.width, info.height) < side:
+        return data
+    with Image.open(io.BytesIO(data)) as source:
+        image = source.convert("RGBA" if _has_alpha(source) else "RGB")
+    image.thumbnail((side - 1, side - 1), Image.Resampling.LANCZOS)
+    out = io.BytesIO()
+    image.save(out, "PNG")
+    return out.getvalue()
 
 
 def _has_alpha(image: Image.Image) -> bool:

@@ -77,18 +77,25 @@ async def open_form(
     url: str,
     fields: Mapping[str, str],
     files: list[tuple[str, tuple[str, bytes, str]]],
-    *,
-    headers: dict[str, str] | None = None,
+    **options: Unpack[CallOptions],
 ) -> AsyncIterator[httpx.Response]:
     """POST a multipart form (an edit's images as file parts) and hold the 200 answer open,
-    as open_json does."""
+    as open_json does. The form is multipart even without files (httpx would url-encode it):
+    the text fields go as parts without a filename."""
+    parts: list = [(name, (None, value)) for name, value in fields.items()]
     with transport_errors():
         async with client.stream(
-            "POST", _parsed(url), data=dict(fields), files=files, headers=headers
+            "POST",
+            _parsed(url),
+            files=parts + files,
+            headers=options.get("headers"),
+            auth=options.get("auth"),
         ) as response:
             if response.status_code != 200:
                 content = await read_capped(response)
-                raise answer_failure(response.status_code, content, response.headers)
+                raise answer_failure(
+                    response.status_code, content, response.headers, meaning=options.get("meaning")
+                )
             yield response
 
 
@@ -97,9 +104,8 @@ async def post_form(
     url: str,
     fields: Mapping[str, str],
     files: list[tuple[str, tuple[str, bytes, str]]],
-    *,
-    headers: dict[str, str] | None = None,
+    **options: Unpack[CallOptions],
 ) -> tuple[httpx.Response, bytes]:
     """POST a multipart form; answered as post_json."""
-    async with open_form(client, url, fields, files, headers=headers) as response:
+    async with open_form(client, url, fields, files, **options) as response:
         return response, await read_capped(response)

@@ -117,6 +117,21 @@ def test_workers_ai_other_models_and_paired_accounts():
     )
 
 
+def test_workers_ai_flux2_models_edit_up_to_four_references_and_keep_their_own_steps():
+    dev, klein = only_provider(
+        {
+            "CF_ACCOUNT_ID": "a",
+            "CF_API_TOKEN": "t",
+            "FLUX_NUM_STEPS": "6",  # flux-1-schnell's: dev runs its own default, klein a fixed 4
+            "CF_MODEL": "@cf/black-forest-labs/flux-2-dev,@cf/black-forest-labs/flux-2-klein-9b",
+        }
+    ).models
+    for model in (dev, klein):
+        assert (model.edits, model.edit_images, model.masks, model.steps) == (True, 4, "", None)
+        assert (model.min_side, model.max_side, model.decides_size) == (256, 1920, False)
+    assert (dev.params, klein.params) == (("steps", "cfg"), ("cfg",))
+
+
 @pytest.mark.parametrize(
     ("env", "problem"),
     [

@@ -1,11 +1,23 @@
-"""The cloudflare adapter against a fake Workers AI: flux's envelope, SDXL's raw PNG, every error."""
+"""The cloudflare adapter against a fake Workers AI: flux's envelope, SDXL's raw PNG, FLUX.2's
+multipart form with its references, every error."""
 
+import io
 from functools import partial
 
 import pytest
+from msgspec.structs import replace
+from PIL import Image
 
 from tests.fakes.adapter_calls import AdapterTarget, call, failure, image_request
-from tests.fakes.cloudflare import FLUX, FLUX_SIZE, SDXL, start_cloudflare
+from tests.fakes.cloudflare import (
+    FLUX,
+    FLUX2_DEV,
+    FLUX2_KLEIN,
+    FLUX_SIZE,
+    SDXL,
+    start_cloudflare,
+)
+from worker.render.png import solid_png
 from worker.upstream.failures import Reason
 from worker.upstream.sniff import sniff
 
@@ -80,8 +92,9 @@ async def test_an_account_token_pair_names_its_own_account(spec, upstream):
         ("__challenge__", Reason.BLOCKED),  # an HTML page
     ],
 )
-async def test_envelope_errors_map_to_failures(spec, prompt, reason):
-    found = await failure(spec, image_request("cloudflare", FLUX, f"a fox {prompt}"), TOKEN)
+@pytest.mark.parametrize("model", [FLUX, FLUX2_DEV])  # a JSON body, and FLUX.2's form
+async def test_envelope_errors_map_to_failures(spec, prompt, reason, model):
+    found = await failure(spec, image_request("cloudflare", model, f"a fox {prompt}"), TOKEN)
     assert found.reason is reason and found.message and "<" not in found.message
 
 
@@ -102,3 +115,54 @@ async def test_an_unknown_model_or_field_is_a_configuration_failure(spec):
         TOKEN,
     )
     assert extra.reason is Reason.CONFIG and "Bad input" in extra.message
+
+
+async def test_flux2_dev_gets_a_multipart_form_even_for_a_prompt_alone(spec, upstream):
+    server, fake = upstream
+    request = image_request(
+        "cloudflare", FLUX2_DEV, width=1024, height=576, steps=20, cfg=3.5, negative_prompt="x"
+    )
+    [image] = await call(spec, request, TOKEN)
+    assert image == fake.produced[-1] and sniff(image).width == 1024
+    [received] = server.requests_to(run_path(ACCOUNT, FLUX2_DEV))
+    assert received.headers["content-type"].startswith("multipart/form-data; boundary=")
+    assert received.headers["authorization"] == f"Bearer {TOKEN}"
+    fields, images = fake.forms[-1]
+    assert images == [] and fields == {
+        "prompt": "a red fox in snow",
+        "width": "1024",
+        "height": "576",
+        "steps": "20",
+        "guidance": "3.5",
+        "seed": "7",
+    }
+
+
+@pytest.mark.parametrize("model", FLUX2_KLEIN)
+async def test_flux2_klein_never_gets_steps(spec, upstream, model):
+    _, fake = upstream
+    await call(spec, image_request("cloudflare", model, width=512, height=512, steps=8), TOKEN)
+    fields, _ = fake.forms[-1]
+    assert "steps" not in fields and fields["width"] == "512"
+
+
+def png(width: int, height: int, alpha: bool = False) -> bytes:
+    out = io.BytesIO()
+    Image.new("RGBA" if alpha else "RGB", (width, height), (90, 40, 200, 128)).save(out, "PNG")
+    return out.getvalue()
+
+
+async def test_flux2_edits_send_up_to_four_references_shrunk_below_512(spec, upstream):
+    _, fake = upstream
+    small = solid_png(300, 200, (1, 2, 3))
+    inputs = (png(1200, 600), small, png(512, 512, alpha=True), png(400, 900))
+    request = replace(image_request("cloudflare", FLUX2_DEV, "make it night"), images=inputs)
+    [image] = await call(spec, request, TOKEN)
+    assert (sniff(image).width, sniff(image).height) == (1200, 600)  # the first input's size
+    fields, sent = fake.forms[-1]
+    assert (fields["width"], fields["height"]) == ("1200", "600")
+    assert [name for name, *_ in sent] == [f"input_image_{i}" for i in range(4)]
+    assert sent[1][3] == small  # already small enough: the very bytes
+    sizes = [Image.open(io.BytesIO(data)).size for *_, data in sent]
+    assert sizes == [(511, 256), (300, 200), (511, 511), (227, 511)]  # aspect ratio kept
+    assert Image.open(io.BytesIO(sent[2][3])).mode == "RGBA"  # transparency survives
