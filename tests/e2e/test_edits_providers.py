@@ -5,12 +5,13 @@ import base64
 import io
 
 import httpx
+import openai
 import pytest
 from PIL import Image
 
 from tests.fakes.a1111 import IMG2IMG, start_a1111
 from tests.fakes.chat_gateway import start_chat_gateway
-from tests.fakes.cloudflare import INPAINTING, start_cloudflare
+from tests.fakes.cloudflare import FLUX2_DEV, INPAINTING, start_cloudflare
 from tests.fakes.openai_edits import EDITS
 from tests.fakes.siliconflow import GENERATIONS, QWEN_EDIT_2509, start_siliconflow
 from tests.gateway import Gateway
@@ -53,7 +54,7 @@ def gateway(redis_server, fakes):
         "CF_ACCOUNT_ID": ACCOUNT,
         "CF_API_TOKEN": "cf-token",
         "CF_API_BASE": f"{url['cf']}/client/v4",
-        "CF_MODEL": INPAINTING,
+        "CF_MODEL": f"{INPAINTING},{FLUX2_DEV}",
     }
     for n, (model, base, key, kind) in enumerate(groups, start=1):
         env |= {
@@ -73,6 +74,7 @@ CASES = {
     "gpt-image-1": ("openai", EDITS, True, 2),
     "sd": ("a1111", IMG2IMG, True, 1),
     INPAINTING: ("cf", f"/client/v4/accounts/{ACCOUNT}/ai/run/{INPAINTING}", True, 1),
+    FLUX2_DEV: ("cf", f"/client/v4/accounts/{ACCOUNT}/ai/run/{FLUX2_DEV}", False, 4),
     QWEN_EDIT_2509: ("sf", GENERATIONS, False, 3),
     "flux-chat": ("chat", "/v1/chat/completions", False, 2),
 }
@@ -99,6 +101,32 @@ def test_sdk_edit_reaches_each_kinds_edit_path(gateway, fakes, model):
     [received] = server.requests_to(path, "POST")
     for data in inputs:  # every input reached the upstream, as bytes or base64
         assert data in received.body or base64.b64encode(data) in received.body
+
+
+def test_workers_ai_flux2_generates_edits_large_references_and_refuses_a_mask(gateway, fakes):
+    _, fake = fakes["cf"]
+    client = gateway.client()
+    [listed] = [m for m in client.models.list().data if m.id == FLUX2_DEV]
+    assert listed.supported_endpoint_types == ["image-generation", "image-edit"]
+    made = client.images.generate(
+        model=FLUX2_DEV, prompt="a lighthouse", size="1024x1024", response_format="b64_json"
+    )
+    assert base64.b64decode(made.data[0].b64_json) == fake.produced[-1]
+    fields, references = fake.forms[-1]
+    assert references == [] and (fields["width"], fields["height"]) == ("1024", "1024")
+    large = ("big.png", solid_png(1024, 768, (200, 120, 10)), "image/png")
+    edited = client.images.edit(
+        model=FLUX2_DEV, image=[large, large], prompt="at night", response_format="b64_json"
+    )
+    assert base64.b64decode(edited.data[0].b64_json) == fake.produced[-1]
+    fields, references = fake.forms[-1]
+    assert (fields["width"], fields["height"]) == ("1024", "768")  # the input's size
+    assert [Image.open(io.BytesIO(data)).size for *_, data in references] == [(511, 383)] * 2
+    with pytest.raises(openai.BadRequestError) as refused:
+        client.images.edit(
+            model=FLUX2_DEV, image=large, mask=("m.png", mask(1024, 768), "image/png"), prompt="x"
+        )
+    assert refused.value.code == "unsupported_value" and "takes no mask" in refused.value.message
 
 
 def test_a_url_answer_serves_the_edited_bytes(gateway, fakes):
