@@ -1,6 +1,10 @@
 """Shared fixtures: a real redis-server per test module, fake upstreams, gateway processes."""
 
+import contextlib
+import getpass
+import tempfile
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
@@ -17,6 +21,13 @@ def pytest_configure(config: pytest.Config) -> None:
         raise pytest.UsageError(
             "redis-server is not on PATH: the tests run a real Redis (.ci/run installs it)"
         )
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    """Nothing left in the temp folder: pytest has removed this run's tmp_path folders
+    (tmp_path_retention_policy), and their parent goes too when no other run uses it."""
+    with contextlib.suppress(OSError):
+        (Path(tempfile.gettempdir()) / f"pytest-of-{getpass.getuser()}").rmdir()
 
 
 @pytest.fixture(scope="module")

@@ -3,6 +3,7 @@
 
 import os
 import re
+import shutil
 import signal
 import subprocess
 import sys
@@ -27,6 +28,7 @@ class Process:
     def __init__(self, args: list[str], env: dict[str, str], log_dir: Path, name: str) -> None:
         self.log_path = log_dir / f"{name}.log"
         self._log = open(self.log_path, "ab")  # noqa: SIM115 (closed in stop())
+        self._final_logs: str | None = None  # read at stop: the folder goes with the gateway
         self.stopped = False
         self.popen = subprocess.Popen(
             [sys.executable, "-m", "imagegate", *args],
@@ -37,6 +39,8 @@ class Process:
         )
 
     def logs(self) -> str:
+        if self._final_logs is not None:
+            return self._final_logs
         return self.log_path.read_text(errors="replace")
 
     def signal(self, sig: int) -> None:
@@ -52,6 +56,8 @@ class Process:
             self.popen.kill()
             self.popen.wait()
         self._log.close()
+        if self._final_logs is None:
+            self._final_logs = self.logs()
 
 
 class Gateway:
@@ -155,9 +161,11 @@ class Gateway:
         return "\n".join(p.logs() for p in [self.api, *self.workers] if p is not None)
 
     def stop(self) -> None:
+        """Stop every process and remove the log folder; the logs stay readable."""
         for process in [*self.workers, self.api]:
             if process is not None:
                 process.stop()
+        shutil.rmtree(self.log_dir, ignore_errors=True)
 
     def __enter__(self) -> "Gateway":
         return self
