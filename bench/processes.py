@@ -121,11 +121,12 @@ class Stack:
         workers: int = 1,
         env: dict[str, str] | None = None,
         upstream: Upstream | None = None,
+        maxmemory: str = "2gb",
     ) -> None:
         self.own_upstream = upstream is None
         self.upstream = upstream or Upstream(delay)
         self.upstream_url = self.upstream.url
-        self.redis = RedisProcess(maxmemory="2gb").start()
+        self.redis = RedisProcess(maxmemory=maxmemory).start()
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.env = {
