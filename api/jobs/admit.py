@@ -139,26 +139,30 @@ class Admission:
             int(now) - STORED_HOLD,
             *(record_args(meta, self._settings.image_expiration, now) if meta else ()),
         )
+        if verdict[0] != b"ok":
+            raise self._refusal(verdict, now)
+
+    def _refusal(self, verdict: list, now: float) -> RateLimited | ServiceUnavailable:
+        """The error a limit's verdict means: 429 for the rate, 503 for the rest."""
         if verdict[0] == b"rate":
-            raise RateLimited(
+            return RateLimited(
                 f"more than {self._settings.rate_limit_per_minute} requests a minute with this key",
                 retry_after=max(1, round(float(verdict[1]) + 60 - now)),
             )
         if verdict[0] == b"workers":
-            raise ServiceUnavailable(
+            return ServiceUnavailable(
                 "no worker is running to make the image; start `imagegate worker` (or check why"
                 " the workers cannot reach Redis)",
                 code="no_workers",
                 retry_after=NO_WORKERS_RETRY_AFTER,
             )
         if verdict[0] == b"cache":
-            raise cache_full()
-        if verdict[0] == b"queue":
-            raise ServiceUnavailable(
-                "too many images are waiting to be made; try again shortly",
-                code="queue_full",
-                retry_after=QUEUE_RETRY_AFTER,
-            )
+            return cache_full()
+        return ServiceUnavailable(
+            "too many images are waiting to be made; try again shortly",
+            code="queue_full",
+            retry_after=QUEUE_RETRY_AFTER,
+        )
 
     async def _memory(self, now: float) -> tuple[int, int, float]:
         """Redis's used memory and the high-water mark in bytes (0: no cap), sampled at most

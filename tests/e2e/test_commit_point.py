@@ -68,22 +68,28 @@ def test_a_result_redis_cannot_store_fails_once_and_is_never_paid_again(start_ga
         assert len(server.requests_to(GENERATIONS)) == 2
 
 
+def room_for_one_image(start_gateway, server) -> tuple:
+    """A gateway whose Redis has room under the 90 % mark for one 1024x1024 image in flight
+    (3 MB reserved), not two; and a client of that Redis."""
+    gateway = start_gateway(
+        {
+            "IMAGE_GEN_MODEL_1": "flux-dev",
+            "IMAGE_GEN_API_BASE_1": f"{server.url}/v1",
+            "IMAGE_GEN_API_KEY_1": "sk-one",
+            "IMAGE_GEN_KIND_1": "openai",
+        }
+    )
+    client = redis.Redis.from_url(gateway.env["REDIS_URL"])
+    room = 4 * 2**20
+    client.config_set("maxmemory", int((client.info("memory")["used_memory"] + room) / 0.9))
+    time.sleep(1.1)  # the api samples Redis memory at most once a second
+    return gateway, client
+
+
 def test_admission_counts_the_images_still_being_made(start_gateway):
     server, _ = start_openai_images(valid_keys=("sk-one",))
     with server:
-        gateway = start_gateway(
-            {
-                "IMAGE_GEN_MODEL_1": "flux-dev",
-                "IMAGE_GEN_API_BASE_1": f"{server.url}/v1",
-                "IMAGE_GEN_API_KEY_1": "sk-one",
-                "IMAGE_GEN_KIND_1": "openai",
-            }
-        )
-        client = redis.Redis.from_url(gateway.env["REDIS_URL"])
-        # Room under the 90 % mark for one 1024x1024 image in flight (3 MB reserved), not two.
-        room = 4 * 2**20
-        client.config_set("maxmemory", int((client.info("memory")["used_memory"] + room) / 0.9))
-        time.sleep(1.1)  # the api samples Redis memory at most once a second
+        gateway, client = room_for_one_image(start_gateway, server)
         try:
             answers: list[httpx.Response] = []
             first = threading.Thread(
@@ -116,19 +122,7 @@ def test_admission_counts_the_images_still_being_made(start_gateway):
 def test_a_stored_image_counts_at_its_size_not_its_reservation(start_gateway):
     server, _ = start_openai_images(valid_keys=("sk-one",))
     with server:
-        gateway = start_gateway(
-            {
-                "IMAGE_GEN_MODEL_1": "flux-dev",
-                "IMAGE_GEN_API_BASE_1": f"{server.url}/v1",
-                "IMAGE_GEN_API_KEY_1": "sk-one",
-                "IMAGE_GEN_KIND_1": "openai",
-            }
-        )
-        client = redis.Redis.from_url(gateway.env["REDIS_URL"])
-        # Room for one 1024x1024 image in flight (3 MB reserved), not two.
-        room = 4 * 2**20
-        client.config_set("maxmemory", int((client.info("memory")["used_memory"] + room) / 0.9))
-        time.sleep(1.1)  # the api samples Redis memory at most once a second
+        gateway, client = room_for_one_image(start_gateway, server)
         try:
             # One after the other, faster than the memory sample: each stored image counts for
             # the kilobytes it takes, so the next one still fits.
