@@ -7,7 +7,7 @@ import binascii
 import contextlib
 import functools
 from collections.abc import AsyncIterator, Mapping
-from typing import TypedDict, Unpack
+from typing import Any, TypedDict, Unpack
 
 import httpx
 import msgspec
@@ -35,13 +35,20 @@ async def open_json(
     stream); any other status raises the failure it means."""
     # msgspec encodes several times faster than httpx's json.dumps.
     headers = {**options.get("headers", {}), "Content-Type": "application/json"}
+    async with _posted(client, url, options, content=_encode_json(body), headers=headers) as answer:
+        yield answer
+
+
+@contextlib.asynccontextmanager
+async def _posted(
+    client: httpx.AsyncClient, url: str, options: CallOptions, **request: Any
+) -> AsyncIterator[httpx.Response]:
+    """The POST both call shapes make: transport errors classified, a non-200 answer read
+    within the cap and raised as the failure it means, the 200 one held open."""
+    request.setdefault("headers", options.get("headers"))
     with transport_errors():
         async with client.stream(
-            "POST",
-            _parsed(url),
-            content=_encode_json(body),
-            headers=headers,
-            auth=options.get("auth"),
+            "POST", _parsed(url), auth=options.get("auth"), **request
         ) as response:
             if response.status_code != 200:
                 content = await read_capped(response)
@@ -83,20 +90,8 @@ async def open_form(
     as open_json does. The form is multipart even without files (httpx would url-encode it):
     the text fields go as parts without a filename."""
     parts: list = [(name, (None, value)) for name, value in fields.items()]
-    with transport_errors():
-        async with client.stream(
-            "POST",
-            _parsed(url),
-            files=parts + files,
-            headers=options.get("headers"),
-            auth=options.get("auth"),
-        ) as response:
-            if response.status_code != 200:
-                content = await read_capped(response)
-                raise answer_failure(
-                    response.status_code, content, response.headers, meaning=options.get("meaning")
-                )
-            yield response
+    async with _posted(client, url, options, files=parts + files) as answer:
+        yield answer
 
 
 async def post_form(
