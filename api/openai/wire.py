@@ -86,8 +86,8 @@ class ImageEditRequest(ImageGenerationRequest, kw_only=True, frozen=True):
     input_fidelity: Literal["high", "low"] | None = None
 
 
-class ImagePartialEvent(msgspec.Struct, kw_only=True):
-    """`image_generation.partial_image` (or `image_edit.partial_image`) of a stream."""
+class _StreamedImage(msgspec.Struct, kw_only=True):
+    """What every image event of a stream carries."""
 
     type: str
     b64_json: bytes | memoryview  # written out as base64 by msgspec
@@ -96,19 +96,17 @@ class ImagePartialEvent(msgspec.Struct, kw_only=True):
     quality: str
     background: str
     output_format: str
+
+
+class ImagePartialEvent(_StreamedImage, kw_only=True):
+    """`image_generation.partial_image` (or `image_edit.partial_image`) of a stream."""
+
     partial_image_index: int
 
 
-class ImageCompletedEvent(msgspec.Struct, kw_only=True):
+class ImageCompletedEvent(_StreamedImage, kw_only=True):
     """`image_generation.completed` (or `image_edit.completed`): one per image."""
 
-    type: str
-    b64_json: bytes | memoryview  # written out as base64 by msgspec
-    created_at: int
-    size: str
-    quality: str
-    background: str
-    output_format: str
     usage: ImagesUsage
 
 
