@@ -22,11 +22,12 @@ from redis.exceptions import OutOfMemoryError, RedisError
 from common.errors import ImagegateError
 from common.schemas import Failed
 from common.store import keys
-from common.store.arq_compat import bookkeeping_keys, lease_key, quiet_job_arguments
+from common.store.arq_compat import bookkeeping_keys, lease_key
 from common.store.images import counted_bytes
 from common.store.jobs import error_json
 from common.store.redis import reply, subscription, wait_until_reachable
-from worker.pickup import pick_up_due
+from worker.pickup import Picked, pick_up_due
+from worker.runner import run_picked
 
 log = logging.getLogger("imagegate.worker")
 
@@ -46,7 +47,6 @@ class ImageWorker(Worker):
 
     def __init__(self, *args, lease_seconds: int = 30, **kwargs) -> None:
         super().__init__(*args, poll_delay=0, **kwargs)
-        quiet_job_arguments()
         self.lease_seconds = lease_seconds
         self.worker_id = f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(3)}"
         self._wake = asyncio.Event()
@@ -120,21 +120,21 @@ class ImageWorker(Worker):
             log.info("worker %s ready: up to %d jobs at a time", self.worker_id, self.max_jobs)
         self._redis_down, self._ready = False, True
 
-    async def _start(self, jobs: list[tuple[str, int]]) -> None:
+    async def _start(self, jobs: list[Picked]) -> None:
         """Run picked jobs as arq's start_jobs does, its slot accounting included (never
         waits: at most the free slots were picked)."""
-        for job_id, score in jobs:
-            if job_id.startswith(keys.DELIVERY_PREFIX):
+        for job in jobs:
+            if job.id.startswith(keys.DELIVERY_PREFIX):
                 self._deliveries += 1
-                task = self.loop.create_task(self.run_job(job_id, score))
+                task = self.loop.create_task(run_picked(self, job))
                 task.add_done_callback(lambda _: self._delivery_done())
-                self.tasks[job_id] = task
+                self.tasks[job.id] = task
                 continue
             await self.sem.acquire()
             self.job_counter += 1
-            task = self.loop.create_task(self.run_job(job_id, score))
+            task = self.loop.create_task(run_picked(self, job))
             task.add_done_callback(lambda _: self._release_sem_dec_counter_on_complete())
-            self.tasks[job_id] = task
+            self.tasks[job.id] = task
 
     def _delivery_done(self) -> None:
         self._deliveries -= 1

@@ -1,19 +1,29 @@
-"""Finding and picking up due jobs in one atomic script: arq's own loop reads the queue, then
-checks each id with three round trips, including the jobs already running (they stay queued
-until done), which was most of a busy worker's Redis traffic."""
+"""Finding, picking up and starting due jobs in one atomic script: arq's own loop reads the
+queue, checks each id with three round trips, including the jobs already running (they stay
+queued until done), then starts each job with a MULTI of its own (its record read, its try
+counted). Here the pick-up returns each job's record and try, so a job runs one round trip
+after the api's wake-up (worker/runner.py runs it)."""
 
 from typing import NamedTuple
 
 from arq.connections import ArqRedis
 
 from common.store import keys
-from common.store.arq_compat import LEASE_PREFIX, now_ms
+from common.store.arq_compat import (
+    JOB_PREFIX,
+    LEASE_PREFIX,
+    RETRY_KEPT_SECONDS,
+    RETRY_PREFIX,
+    now_ms,
+)
 from common.store.redis import run_script
 
 # KEYS: the generation queue, the webhook delivery queue. ARGV: now (ms), lease (ms), arq's
 # in-progress key prefix, how many entries of each queue to look at, free generation slots,
-# free delivery slots. A job is picked by setting its in-progress key (its lease); jobs whose
-# key exists run elsewhere, or here. Deliveries have their own slots: never a generation's.
+# free delivery slots, arq's job record and retry key prefixes, how long a retry count is kept.
+# A job is picked by setting its in-progress key (its lease); jobs whose key exists run
+# elsewhere, or here. Deliveries have their own slots: never a generation's. Each picked job
+# comes with its record (false once expired) and its try, counted as arq's run_job counts it.
 _CLAIM = """
 local picked, saturated = {}, 0
 local function claim(queue, free)
@@ -26,8 +36,13 @@ local function claim(queue, free)
       end
       free = free - 1
       redis.call('SET', ARGV[3] .. due[i], '1', 'PX', ARGV[2])
+      local tries = ARGV[8] .. due[i]
+      local try = redis.call('INCR', tries)
+      redis.call('EXPIRE', tries, ARGV[9])
       table.insert(picked, due[i])
       table.insert(picked, due[i + 1])
+      table.insert(picked, redis.call('GET', ARGV[7] .. due[i]))
+      table.insert(picked, try)
     end
   end
 end
@@ -37,8 +52,17 @@ return {picked, saturated}
 """
 
 
+class Picked(NamedTuple):
+    """A job picked up and started: its lease set, its try counted."""
+
+    id: str
+    score: int  # its queue score (ms)
+    record: bytes | None  # arq's job record; None once it expired
+    job_try: int
+
+
 class PickedUp(NamedTuple):
-    jobs: list[tuple[str, int]]  # (job id, queue score)
+    jobs: list[Picked]
     saturated: bool  # due jobs were left for want of a free slot
 
 
@@ -60,9 +84,14 @@ async def pick_up_due(
         look_at,
         free,
         free_deliveries,
+        JOB_PREFIX,
+        RETRY_PREFIX,
+        RETRY_KEPT_SECONDS,
     )
     jobs = [
-        (job_id.decode(), int(float(score)))
-        for job_id, score in zip(flat[::2], flat[1::2], strict=False)
+        Picked(job_id.decode(), int(float(score)), record, int(job_try))
+        for job_id, score, record, job_try in zip(
+            flat[::4], flat[1::4], flat[2::4], flat[3::4], strict=True
+        )
     ]
     return PickedUp(jobs, bool(saturated))

@@ -1,27 +1,30 @@
 """Everything imagegate takes from arq beyond its documented API, in one place.
 
 The api writes arq's job records itself (api/jobs/admit.py, in one script with its limits), the
-worker picks jobs up with its own script (worker/pickup.py, from arq's queue and the webhook
-deliveries' own), overrides some of `Worker`'s methods (worker/loop.py: it finishes
-deliveries itself) and keeps arq from writing out job arguments, and `imagegate serve`
-silences a start-up log line fakeredis cannot
-answer (imagegate/embedded.py). tests/common/store/test_arq_compat.py fails when an arq release
+worker picks jobs up and starts them with its own script (worker/pickup.py, from arq's queue
+and the webhook deliveries' own) and runs them itself (worker/runner.py, in place of arq's
+run_job), overrides some of `Worker`'s methods (worker/loop.py: it finishes deliveries
+itself), and `imagegate serve` silences a start-up log line fakeredis cannot answer
+(imagegate/embedded.py). tests/common/store/test_arq_compat.py fails when an arq release
 changes any of it.
 """
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from typing import Any
 
 import arq.worker
 from arq.constants import in_progress_key_prefix, job_key_prefix, retry_key_prefix
-from arq.jobs import serialize_job
+from arq.jobs import deserialize_job_raw, serialize_job
 from arq.utils import timestamp_ms
 from arq.worker import get_kwargs
 
-from common.store.redis import job_serializer
+from common.store.redis import job_deserializer, job_serializer
 
 # The prefix of a job's in-progress key: whoever sets it runs the job (imagegate's lease).
 LEASE_PREFIX = in_progress_key_prefix
+JOB_PREFIX = job_key_prefix
+RETRY_PREFIX = retry_key_prefix
+RETRY_KEPT_SECONDS = 88400  # how long arq's run_job keeps a job's try count
 
 # Worker methods worker/loop.py overrides, with the parameters arq calls them with.
 OVERRIDDEN: dict[str, tuple[str, ...]] = {
@@ -41,10 +44,10 @@ OVERRIDDEN: dict[str, tuple[str, ...]] = {
     "heart_beat": (),
     "close": (),
 }
-# Worker methods and attributes worker/loop.py and imagegate/processes.py use as arq's
-# start_jobs does: the slot accounting, the running tasks, the picking switch.
+# Worker methods and attributes worker/loop.py, worker/runner.py and imagegate/processes.py
+# use as arq's start_jobs and run_job do: the slot accounting, the running tasks, the picking
+# switch, the functions with their limits, the counters of its health record.
 USED = (
-    "run_job",
     "sem",
     "job_counter",
     "max_jobs",
@@ -56,6 +59,12 @@ USED = (
     "queue_read_limit",
     "allow_pick_jobs",
     "ctx",
+    "functions",
+    "max_tries",
+    "job_timeout_s",
+    "jobs_complete",
+    "jobs_failed",
+    "jobs_retried",
 )
 
 
@@ -83,20 +92,18 @@ def job_record(function: str, args: tuple[Any, ...], enqueued_ms: int) -> bytes:
     return serialize_job(function, args, {}, None, enqueued_ms, serializer=job_serializer)
 
 
+def read_job_record(record: bytes) -> tuple[str, tuple[Any, ...], dict[str, Any], int]:
+    """A job record as arq's run_job reads it: function name, args, kwargs, enqueued (ms).
+    Raises arq's SerializationError on a record it cannot read."""
+    function, args, kwargs, _, enqueued_ms = deserialize_job_raw(
+        record, deserializer=job_deserializer
+    )
+    return function, args, kwargs, enqueued_ms
+
+
 def worker_kwargs(settings_class: type, **overrides: Any) -> dict[str, Any]:
     """Worker's arguments from a WorkerSettings class (arq's own get_kwargs), then `overrides`."""
     return {**get_kwargs(settings_class), **overrides}
-
-
-def quiet_job_arguments() -> None:
-    """Stop arq's Worker from building repr() of every job's arguments for its start-up log
-    line, which it does at any log level: the payload holds prompts and uploaded images (a 4 MB
-    edit cost the worker 30 ms of CPU in that repr alone), and neither belongs in a log."""
-    arq.worker.args_to_string = _argument_count
-
-
-def _argument_count(args: Sequence[Any], kwargs: dict[str, Any]) -> str:
-    return f"{len(args) + len(kwargs)} arguments"
 
 
 def skip_redis_info() -> None:
