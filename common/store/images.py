@@ -168,8 +168,9 @@ async def counted_bytes(redis: Redis) -> int:
 
 
 class RedisImageStore:
-    """Bytes and record in one Redis hash. Writes through redis-py; reads through `reader`, when
-    given, which copies a megabyte image far less (common/store/bulk_reader.py)."""
+    """Bytes and record in two Redis strings that expire together. Writes through redis-py;
+    reads through `reader`, when given, which copies a megabyte image far less
+    (common/store/bulk_reader.py)."""
 
     def __init__(self, redis: Redis, ttl_seconds: int, reader: BulkReader | None = None) -> None:
         self._redis = redis
@@ -190,23 +191,29 @@ class RedisImageStore:
         return meta
 
     def stage(self, pipe: Pipeline, meta: StoredImage, data: bytes) -> None:
-        key = keys.image(meta.id)
-        pipe.hset(key, mapping={"meta": encode_meta(meta), "data": data})
-        pipe.pexpireat(key, int(meta.expires * 1000))
+        expires_ms = int(meta.expires * 1000)
+        pipe.set(keys.image_record(meta.id), encode_meta(meta), pxat=expires_ms)
+        pipe.set(keys.image_bytes(meta.id), data, pxat=expires_ms)
         stage_accounting(pipe, meta, len(data))
 
     async def cached_bytes(self) -> int:
         return await counted_bytes(self._redis)
 
     async def get(self, image_id: str) -> CachedImage | None:
-        if self._reader is not None:
-            meta, data = await self._reader.execute("HMGET", keys.image(image_id), "meta", "data")
-        else:
-            meta, data = await reply(self._redis.hmget(keys.image(image_id), ["meta", "data"]))
+        meta, data = await self._read(
+            "MGET", keys.image_record(image_id), keys.image_bytes(image_id)
+        )
+        if meta is None and data is None:  # stored by an earlier version, as one hash
+            meta, data = await self._read("HMGET", keys.image(image_id), "meta", "data")
         if meta is None or data is None:
             return None
         stored = decode_meta(meta)
         return CachedImage(stored, data, remaining(stored))
+
+    async def _read(self, *command: str) -> list:
+        if self._reader is not None:
+            return await self._reader.execute(*command)
+        return await reply(self._redis.execute_command(*command))
 
     async def open(self, image_id: str) -> OpenedImage | None:
         cached = await self.get(image_id)

@@ -28,7 +28,19 @@ def job_result(job_id: str) -> str:
 
 
 def image(image_id: str) -> str:
+    """A hash holding an image's record (IMAGE_STORE=s3; the Redis store's too, in earlier versions)."""
     return f"{PREFIX}image:{image_id}"
+
+
+def image_record(image_id: str) -> str:
+    """The Redis store's record of an image, beside its bytes: two strings, read with one MGET.
+    Not one hash: Redis copies a hash field's value where SET keeps the bytes it read (80 µs
+    against 2 µs of Redis CPU for a 200 KB image)."""
+    return f"{PREFIX}image:{image_id}:record"
+
+
+def image_bytes(image_id: str) -> str:
+    return f"{PREFIX}image:{image_id}:bytes"
 
 
 def key_cursor(provider: str) -> str:
