@@ -36,7 +36,7 @@ def outcome(gateway: Gateway, n: int, fetch: bool = False) -> str:
 
 def served_by_the_reader(group: SentinelGroup, port: int) -> bool:
     """Whether the image reader's connection on the Redis at `port` last read an image."""
-    return any(" cmd=hmget " in line for line in group.reader_connections(port))
+    return any(" cmd=mget " in line for line in group.reader_connections(port))
 
 
 def test_a_failover_is_followed_without_a_restart():
