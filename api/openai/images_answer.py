@@ -16,7 +16,7 @@ from api.openai.wire import (
     StreamError,
 )
 from common import answers
-from common.answers import output_format, usage_body
+from common.answers import base64_json, output_format, usage_body
 from common.errors import ErrorInfo, NotFound
 from common.schemas import (
     Completed,
@@ -45,7 +45,7 @@ async def images_response(
 
 
 async def _bytes(images: ImageStore, image: StoredImage) -> bytes | memoryview:
-    """The cached bytes as they are: the JSON encoder writes them out as base64."""
+    """The cached bytes as they are (a memoryview of the reply Redis wrote)."""
     cached = await images.get(image.id)
     if cached is None:  # only when IMAGE_EXPIRATION is shorter than the time it took to answer
         raise NotFound("the image expired before it could be sent; IMAGE_EXPIRATION is too short")
@@ -78,7 +78,7 @@ async def images_stream(
                     f"{prefix}.partial_image",
                     ImagePartialEvent(
                         type=f"{prefix}.partial_image",
-                        b64_json=event.data,
+                        b64_json=base64_json(event.data),
                         created_at=created,
                         size=f"{event.width}x{event.height}",
                         quality=quality,
@@ -100,7 +100,7 @@ async def _completed(
     last = len(result.images) - 1
     for number, image in enumerate(result.images):
         try:
-            b64 = await _bytes(images, image)
+            data = await _bytes(images, image)
         except NotFound as exc:
             yield error_frame(exc.info())
             return
@@ -109,7 +109,7 @@ async def _completed(
             f"{prefix}.completed",
             ImageCompletedEvent(
                 type=f"{prefix}.completed",
-                b64_json=b64,
+                b64_json=base64_json(data),
                 created_at=created,
                 size=f"{image.width}x{image.height}",
                 quality=result.quality or "auto",

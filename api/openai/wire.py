@@ -90,7 +90,7 @@ class _StreamedImage(msgspec.Struct, kw_only=True):
     """What every image event of a stream carries."""
 
     type: str
-    b64_json: bytes | memoryview  # written out as base64 by msgspec
+    b64_json: msgspec.Raw  # common/answers.py base64_json's
     created_at: int
     size: str
     quality: str
