@@ -8,7 +8,7 @@ from worker.providers.base import Report, Upstream, UpstreamRequest, bearer, ima
 from worker.upstream.download import download
 from worker.upstream.events import post_for_events
 from worker.upstream.failures import Reason, UpstreamFailure, answer_failure
-from worker.upstream.http import decode_base64, post_form, post_json
+from worker.upstream.http import JSON_NULL, decode_json_base64, post_form, post_json
 
 # A client's `quality` in either family's words, as the model's family spells it.
 _QUALITY = {
@@ -54,23 +54,11 @@ class _Usage(msgspec.Struct):
 
 class _Image(msgspec.Struct):
     url: str | None = None
-    b64_json: bytes | None = None  # msgspec decodes base64 in C while it parses
+    b64_json: msgspec.Raw = JSON_NULL  # decode_json_base64's
 
 
 class _Answer(msgspec.Struct):
     data: list[_Image]
-    usage: _Usage | None = None
-    quality: str | None = None
-    background: str | None = None
-
-
-class _TextImage(msgspec.Struct):
-    url: str | None = None
-    b64_json: str | None = None  # for servers that send `data:image/...;base64,` prefixes
-
-
-class _TextAnswer(msgspec.Struct):
-    data: list[_TextImage]
     usage: _Usage | None = None
     quality: str | None = None
     background: str | None = None
@@ -87,17 +75,15 @@ class _Event(msgspec.Struct):
     error: dict | None = None
 
 
-_decoders = (msgspec.json.Decoder(_Answer).decode, msgspec.json.Decoder(_TextAnswer).decode)
+_decode_answer = msgspec.json.Decoder(_Answer).decode
 _event = msgspec.json.Decoder(_Event).decode
 
 
-def _answer(body: bytes) -> _Answer | _TextAnswer:
-    for decode in _decoders:
-        try:
-            return decode(body)
-        except msgspec.DecodeError:
-            continue
-    raise answer_failure(200, body)
+def _answer(body: bytes) -> _Answer:
+    try:
+        return _decode_answer(body)
+    except msgspec.DecodeError:
+        raise answer_failure(200, body) from None
 
 
 def build_body(request: UpstreamRequest, previews: int = 0) -> dict:
@@ -162,7 +148,7 @@ async def generate(upstream: Upstream, request: UpstreamRequest) -> list[bytes]:
 
 
 async def _answered(
-    upstream: Upstream, answer: _Answer | _TextAnswer, url: str, n: int, report: Report
+    upstream: Upstream, answer: _Answer, url: str, n: int, report: Report
 ) -> list[bytes]:
     if not answer.data:
         raise UpstreamFailure(Reason.UNUSABLE, "the upstream answered without images")
@@ -204,12 +190,10 @@ async def _streamed(
 
 
 async def _image_bytes(
-    upstream: Upstream, image: _Image | _TextImage, provider_url: str, auth: dict[str, str]
+    upstream: Upstream, image: _Image, provider_url: str, auth: dict[str, str]
 ) -> bytes:
-    if isinstance(image.b64_json, bytes):
-        return image.b64_json
-    if image.b64_json:
-        return decode_base64(image.b64_json)
+    if (data := decode_json_base64(image.b64_json)) is not None:
+        return data
     if image.url:
         return await download(upstream.client, image.url, provider_url, auth)
     raise UpstreamFailure(

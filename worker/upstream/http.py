@@ -11,6 +11,7 @@ from typing import Any, TypedDict, Unpack
 
 import httpx
 import msgspec
+import pybase64
 
 from worker.upstream.bodies import read_capped
 from worker.upstream.failures import Reason, UpstreamFailure, answer_failure, transport_errors
@@ -68,7 +69,13 @@ async def post_json(
 
 
 def decode_base64(text: str) -> bytes:
-    """Base64 image data, with or without a `data:image/...;base64,` prefix."""
+    """Base64 image data, with or without a `data:image/...;base64,` prefix. pybase64's strict
+    SIMD decoder takes 20 µs for a 200 KB image; anything it refuses (line breaks, a missing
+    padding) gets the lenient one."""
+    try:
+        return pybase64.b64decode(text, validate=True)
+    except (ValueError, binascii.Error):
+        pass
     payload = text.partition(",")[2] if text.startswith("data:") else text
     try:
         return base64.b64decode(payload, validate=False)
@@ -76,6 +83,30 @@ def decode_base64(text: str) -> bytes:
         raise UpstreamFailure(
             Reason.UNAVAILABLE, "the upstream answered with broken base64 image data"
         ) from exc
+
+
+JSON_NULL = msgspec.Raw(b"null")
+
+
+def decode_json_base64(raw: msgspec.Raw) -> bytes | None:
+    """A JSON field of base64 image data that msgspec kept raw, decoded; None when null or
+    absent (default it to JSON_NULL). Decoding the text between the quotes here takes half
+    the CPU of msgspec's own base64 field (90 against 175 µs for a 200 KB image)."""
+    view = memoryview(raw)
+    if view == b"null":
+        return None
+    if view[:1] == b'"':
+        try:  # the common case: plain base64, nothing escaped
+            return pybase64.b64decode(view[1:-1], validate=True)
+        except (ValueError, binascii.Error):
+            pass
+    try:
+        text = msgspec.json.decode(view, type=str)
+    except msgspec.DecodeError:
+        raise UpstreamFailure(
+            Reason.UNAVAILABLE, "the upstream answered with an image that is not base64 text"
+        ) from None
+    return decode_base64(text)
 
 
 @contextlib.asynccontextmanager
