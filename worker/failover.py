@@ -32,6 +32,8 @@ Images = list[tuple[bytes, ImageInfo]]
 Exhausted = Callable[[ProviderSpec, list["UpstreamFailure"]], ImagegateError]
 
 BENCH_SECONDS = {Reason.KEY: 600, Reason.QUOTA: 3600, Reason.RATE: 60}
+# How long a worker trusts what it read of a single-key provider's bench (see KeyRing).
+BENCH_FRESH = 1.0
 _RATE_REASONS = (Reason.RATE, Reason.QUOTA)
 MAX_SIDE = 16384  # no upstream makes larger images; a header claiming more is lying
 
@@ -65,22 +67,31 @@ class KeysInTurn:
         return None
 
 
+# A bench key → (when it was read, its value), kept by each worker for its single keys.
+SeenBenches = dict[str, tuple[float, bytes | None]]
+
+
 class KeyRing:
-    """A provider's keys as every worker sees them: a shared rotating start and shared benches."""
+    """A provider's keys as every worker sees them: a shared rotating start and shared benches.
+
+    A single key has nothing to rotate, and its bench is read at most once every BENCH_FRESH
+    seconds per worker (`seen`), sparing most jobs a round trip: a bench this worker sets
+    counts at once, one another worker set within a second, costing at most a failed call."""
 
     shared = True
 
-    def __init__(self, redis: Redis, provider: ProviderSpec) -> None:
+    def __init__(self, redis: Redis, provider: ProviderSpec, seen: SeenBenches) -> None:
         self._redis = redis
         self._provider = provider.name
+        self._seen = seen
         self.keys: tuple[str | None, ...] = provider.keys or (None,)
         self._bench_keys = [keys.key_bench(provider.name, key) for key in self.keys]
 
     async def plan(self) -> tuple[list[int], dict[int, tuple[float, Reason]]]:
         """The order to try keys in, and the benched ones with their release time and reason."""
         count = len(self.keys)
-        if count == 1:  # nothing to rotate: only the bench is worth a look
-            cursor, benches = 0, [await self._redis.get(self._bench_keys[0])]
+        if count == 1:
+            cursor, benches = 0, [await self._only_bench()]
         else:
             async with self._redis.pipeline(transaction=False) as pipe:
                 pipe.incr(keys.key_cursor(self._provider))
@@ -94,11 +105,22 @@ class KeyRing:
                 benched[index] = (float(until), Reason(reason))
         return order, benched
 
+    async def _only_bench(self) -> bytes | None:
+        key, now = self._bench_keys[0], time.monotonic()
+        read_at, value = self._seen.get(key, (0.0, None))
+        if now - read_at >= BENCH_FRESH:
+            value = await self._redis.get(key)
+            self._seen[key] = (now, value)
+        if value and float(value.partition(b" ")[0]) <= time.time():
+            return None  # released since it was read
+        return value
+
     async def bench(self, index: int, seconds: float, reason: Reason) -> None:
         until = time.time() + seconds
-        await self._redis.set(
-            self._bench_keys[index], f"{until} {reason.value}", px=max(int(seconds * 1000), 1)
-        )
+        value = f"{until} {reason.value}"
+        await self._redis.set(self._bench_keys[index], value, px=max(int(seconds * 1000), 1))
+        if len(self.keys) == 1:
+            self._seen[self._bench_keys[index]] = (time.monotonic(), value.encode())
 
 
 class Failover:
@@ -111,6 +133,7 @@ class Failover:
         self._deadline = settings.request_timeout
         self._attempt_timeout = settings.provider_timeout
         self._retry_on_timeout = settings.retry_on_timeout
+        self._seen_benches: SeenBenches = {}
 
     async def run(
         self,
@@ -139,7 +162,9 @@ class Failover:
         """What `call` gives with the first key that works; when none does, the error
         `exhausted` makes of the failures (by default all_failed)."""
         ring: Keys = (
-            KeyRing(self._redis, provider) if order is KeyOrder.ROTATE else KeysInTurn(provider)
+            KeyRing(self._redis, provider, self._seen_benches)
+            if order is KeyOrder.ROTATE
+            else KeysInTurn(provider)
         )
         deadline = time.monotonic() + self._deadline
         planned, benched = await ring.plan()

@@ -4,8 +4,10 @@ Two `Failover`s with their own HTTP clients over one Redis stand for two worker 
 tests/e2e/test_failover.py runs the real processes.
 """
 
+import asyncio
 import itertools
 import logging
+import time
 
 import httpx
 import pytest
@@ -17,6 +19,7 @@ from common.store import keys
 from tests.fakes.adapter_calls import image_request
 from tests.fakes.openai_images import GENERATIONS, start_openai_images
 from tests.fakes.siliconflow import FLUX, start_siliconflow
+from worker import failover as failover_module
 from worker.failover import Failover, KeyOrder
 from worker.providers import ADAPTERS
 
@@ -144,6 +147,31 @@ async def test_a_rate_limit_without_retry_after_benches_for_60_s(siliconflow_fak
     )
     assert await generate(workers(), provider)
     assert 55 <= await bench_ttl(redis, provider, "sf-429") <= 60
+
+
+async def test_a_single_keys_bench_counts_at_once_here_and_soon_elsewhere(
+    openai_fake, workers, redis, monkeypatch
+):
+    """A worker reads a single key's bench at most every BENCH_FRESH seconds (one round trip
+    less a job): its own bench counts at once, another worker's once that time has passed."""
+    monkeypatch.setattr(failover_module, "BENCH_FRESH", 0.3)
+    server, _ = openai_fake
+    provider = openai_provider(server, "sk-a")
+    here = workers()
+    assert await generate(here, provider)  # read: not benched
+    until = time.time() + 600
+    await redis.set(keys.key_bench(provider.name, "sk-a"), f"{until} key rejected", ex=600)
+    server.clear()
+    assert await generate(here, provider)  # what it read is still fresh
+    await asyncio.sleep(0.3)
+    with pytest.raises(UpstreamFailed, match="resting"):
+        await generate(here, provider)
+    assert len(keys_used(server)) == 1
+    revoked = openai_provider(server, "sk-revoked")
+    with pytest.raises(UpstreamFailed, match="failed"):
+        await generate(here, revoked)  # benches it
+    with pytest.raises(UpstreamFailed, match="resting"):
+        await generate(here, revoked)  # at once
 
 
 async def test_every_key_benched_answers_at_once_with_retry_after(openai_fake, workers):
