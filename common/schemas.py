@@ -58,8 +58,10 @@ class GenerateJob(msgspec.Struct, kw_only=True, frozen=True):
     ratio: str | None = None  # ratio found in the prompt
     options: ImageOptions = ImageOptions()
     enhance: bool = False
-    stream: bool = False  # the client watches progress: stream the LLM's reasoning too
-    previews: int = 0  # partial images per image the streaming client asked for
+    # A chat stream: progress and the LLM's reasoning are shown as they come (an Images API
+    # stream shows only its previews, so its jobs leave this off and write no progress).
+    stream: bool = False
+    previews: int = 0  # partial images per image a streaming client asked for
     notes: tuple[str, ...] = ()  # remarks from the api for the answer
     idempotency: tuple[str, str] | None = (
         None  # (Redis key, value) of the claim to free if the job fails

@@ -140,7 +140,7 @@ async def _upstream_images(
     """`job.n` images in as few upstream calls as the model's batch allows, the calls in
     parallel; and what the calls reported, added up. Previews go out as they come."""
     adapter, model = ADAPTERS[provider.kind], base.model
-    relay = PreviewRelay(services.events, job.id, job.previews if job.stream else 0)
+    relay = PreviewRelay(services.events, job.id, job.previews)
     calls = [(first, size, relay.report(first)) for first, size in _split(job.n, model.batch)]
     batches = await asyncio.gather(
         *(

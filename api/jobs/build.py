@@ -164,13 +164,14 @@ def build_job(
 
 def images_api_job(data: ImageGenerationRequest, settings: Settings) -> GenerateJob:
     """The job of an Images API request (generations and edits): clients usually send finished
-    prompts, so enhancement waits to be asked for; previews only when streaming."""
+    prompts, so enhancement waits to be asked for; previews only when streaming, and no
+    progress text, which its stream has no event for."""
     return build_job(
         data,
         data.prompt,
         settings,
         request_id=current_request_id.get() or "",
-        stream=data.stream,
+        stream=False,
         enhance_default=settings.enhance_images_api,
         previews=data.partial_images if data.stream else 0,
     )
