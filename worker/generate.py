@@ -26,7 +26,7 @@ from common.schemas import (
 )
 from common.store import keys, metrics
 from common.store.idempotency import release
-from common.store.images import STORED_HOLD, in_flight_member, stored_bytes
+from common.store.images import STORED_HOLD, in_flight_member, release_reservation, stored_bytes
 from common.store.jobs import JobMeta
 from worker import background
 from worker.make import Outcome, make_images
@@ -134,7 +134,7 @@ async def _finish(
         metrics.job_finished(pipe, provider, job.model, label, seconds)
         # The images are stored now: their reservation gives way to their real size, counted
         # until the api's memory sample sees them.
-        pipe.zrem(keys.IMAGES_IN_FLIGHT, _in_flight(job, services))
+        release_reservation(pipe, _in_flight(job, services))
         if outcome.images:
             in_redis = services.settings.s3 is None
             kept = stored_bytes((data for _, data in outcome.images), in_redis)
@@ -196,13 +196,14 @@ async def _store_failed(
             async with services.redis.pipeline(transaction=not full) as pipe:
                 if full:  # nothing can be kept: the waiting requests are told, nothing more
                     services.events.announce(job.id, failed, pipe)
-                elif tracked is not None:
-                    background.end(services, pipe, job, tracked, failed, {})
+                    # Allowed past maxmemory, unlike DECRBY: the total heals at its next recount.
+                    pipe.zrem(keys.IMAGES_IN_FLIGHT, _in_flight(job, services))
                 else:
-                    await services.events.append(job.id, failed, pipe)
-                pipe.zrem(
-                    keys.IMAGES_IN_FLIGHT, _in_flight(job, services)
-                )  # allowed past maxmemory
+                    if tracked is not None:
+                        background.end(services, pipe, job, tracked, failed, {})
+                    else:
+                        await services.events.append(job.id, failed, pipe)
+                    release_reservation(pipe, _in_flight(job, services))
                 if job.idempotency is not None:  # the key is free for a fresh try
                     pipe.delete(job.idempotency[0])
                 settle.into(pipe, job.id)

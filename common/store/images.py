@@ -20,7 +20,7 @@ from common.config.types import Settings
 from common.schemas import ImageInfo, StoredImage
 from common.store import keys
 from common.store.bulk_reader import BulkReader
-from common.store.redis import reply, run_script
+from common.store.redis import queue_script, reply, run_script
 
 # Drop expired entries from the expiry index and their bytes from the total; return the total.
 _CACHED_BYTES = """
@@ -52,6 +52,21 @@ def in_flight_member(
     if not in_redis:
         per_image = RECORD_BYTES
     return f"{job_id}:{n * per_image}"
+
+
+# KEYS: the images in flight, their bytes. ARGV: the job's member. A reservation that lapsed
+# was dropped from the total when admission last added them all up again (api/jobs/admit.py).
+_RELEASE = """
+if redis.call('ZREM', KEYS[1], ARGV[1]) == 1 then
+  redis.call('DECRBY', KEYS[2], string.match(ARGV[1], ':(%d+)$'))
+end
+"""
+
+
+def release_reservation(pipe: Pipeline, member: str) -> None:
+    """End a job's reservation among the images in flight, its bytes leaving the total with it
+    (once, however often it is asked)."""
+    queue_script(pipe, _RELEASE, [keys.IMAGES_IN_FLIGHT, keys.IMAGES_IN_FLIGHT_BYTES], member)
 
 
 def stored_bytes(images: Iterable[bytes], in_redis: bool = True) -> int:

@@ -79,8 +79,10 @@ METRICS = PREFIX + "metrics"
 # bytes: what /metrics reports as cached bytes, without scanning the keyspace.
 IMAGE_EXPIRIES = PREFIX + "image-expiries"
 # Images still being made, as `<job id>:<bytes reserved>` scored by when the reservation lapses:
-# admission adds them to Redis's memory so cache_full answers before Redis refuses a write.
+# admission adds them to Redis's memory so cache_full answers before Redis refuses a write. The
+# total of their bytes is kept beside them (common/store/images.py release_reservation).
 IMAGES_IN_FLIGHT = PREFIX + "images-in-flight"
+IMAGES_IN_FLIGHT_BYTES = PREFIX + "images-in-flight-bytes"
 # Hash: second → bytes of images stored in that second, counted by admission until the api's
 # memory sample (once a second) has surely seen them (common/store/images.py STORED_HOLD).
 IMAGES_STORED_RECENTLY = PREFIX + "images-stored-recently"

@@ -7,6 +7,7 @@ import time
 import httpx
 import redis
 
+from common.store import keys
 from tests.fakes.openai_images import GENERATIONS, start_openai_images
 
 LEASE = 2
@@ -134,5 +135,35 @@ def test_a_stored_image_counts_at_its_size_not_its_reservation(start_gateway):
                     timeout=30,
                 )
                 assert answer.status_code == 200, answer.text
+        finally:
+            client.config_set("maxmemory", 0)
+
+
+def test_the_bytes_in_flight_are_recounted_with_each_memory_sample(start_gateway):
+    """A total a full Redis kept a worker from lowering refuses admissions for at most the
+    second until the next memory sample, which adds the reservations up again."""
+    server, _ = start_openai_images(valid_keys=("sk-one",))
+    with server:
+        gateway, client = room_for_one_image(start_gateway, server)
+        try:
+            body = {"model": "flux-dev", "prompt": "a fox"}
+            first = httpx.post(
+                f"{gateway.url}/v1/images/generations", json=body, headers=gateway.headers()
+            )
+            assert first.status_code == 200, first.text
+            client.set(keys.IMAGES_IN_FLIGHT_BYTES, 2**30)  # as a full Redis could leave it
+            refused = httpx.post(
+                f"{gateway.url}/v1/images/generations", json=body, headers=gateway.headers()
+            )
+            assert refused.status_code == 503 and refused.json()["error"]["code"] == "cache_full"
+            time.sleep(1.1)
+            again = httpx.post(
+                f"{gateway.url}/v1/images/generations",
+                json=body,
+                headers=gateway.headers(),
+                timeout=30,
+            )
+            assert again.status_code == 200, again.text
+            assert int(client.get(keys.IMAGES_IN_FLIGHT_BYTES)) == 0  # the worker took its own off
         finally:
             client.config_set("maxmemory", 0)
