@@ -2,6 +2,8 @@
 
 Frames are written by hand rather than through Litestar's ServerSentEvent, which starts each
 stream with a thread-pool hop: at thousands of streams that hop is the cost that matters.
+Frames produced at the same moment go out as one chunk (one send, one write); progress goes
+out as it happens.
 """
 
 from collections.abc import AsyncIterator
@@ -19,9 +21,10 @@ SSE_HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
 async def chat_stream(
     gateway: JobClient, job_id: str, writer: ChunkWriter, base_url: str, include_usage: bool
 ) -> AsyncIterator[bytes]:
-    """Role, progress as reasoning, the Markdown answer, stop, usage, [DONE]; errors as a chunk."""
-    yield writer.role()
-    yield writer.reasoning("⏳ Queued\n")
+    """Role and "Queued", progress as reasoning, then the Markdown answer, stop, usage and
+    [DONE] together; an error as a chunk before [DONE]."""
+    yield writer.role() + writer.reasoning("⏳ Queued\n")
+    end = b""  # set by the job's last event: gateway.events ends with Completed or Failed
     async for event in gateway.events(job_id, PING_EVERY):
         match event:
             case None:
@@ -31,10 +34,9 @@ async def chat_stream(
             case Reasoning(text):
                 yield writer.reasoning(text)
             case Completed(result):
-                yield writer.content(render(result, base_url))
-                yield writer.stop()
+                end = writer.content(render(result, base_url)) + writer.stop()
                 if include_usage:
-                    yield writer.usage(usage_of(result))
+                    end += writer.usage(usage_of(result))
             case Failed(error):
-                yield writer.error(error_body(error))
-    yield writer.DONE
+                end = writer.error(error_body(error))
+    yield end + writer.DONE

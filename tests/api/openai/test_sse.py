@@ -34,11 +34,20 @@ class ScriptedGateway:
             yield event
 
 
-async def frames(events: list, timeout: float = 60) -> list[bytes]:
+async def chunks(events: list, timeout: float = 60) -> list[bytes]:
     stream = sse.chat_stream(
         ScriptedGateway(events, timeout), "job", ChunkWriter("chatcmpl-1", "m"), "http://h", False
     )
-    return [frame async for frame in stream]
+    return [chunk async for chunk in stream]
+
+
+async def frames(events: list, timeout: float = 60) -> list[bytes]:
+    """Each SSE frame on its own (a chunk may carry several)."""
+    return [
+        frame + b"\n\n"
+        for chunk in await chunks(events, timeout)
+        for frame in chunk.split(b"\n\n")[:-1]
+    ]
 
 
 async def test_quiet_stretches_send_comment_pings_and_the_answer_follows(monkeypatch):
@@ -53,6 +62,13 @@ async def test_quiet_stretches_send_comment_pings_and_the_answer_follows(monkeyp
         in chunks[-2]["choices"][0]["delta"]["content"]
     )
     assert chunks[-1]["choices"][0]["finish_reason"] == "stop"
+
+
+async def test_frames_made_together_go_out_as_one_chunk_and_progress_as_it_comes():
+    opening, progress, end = await chunks([Progress("Generating"), Completed(RESULT)])
+    assert opening.count(b"data: ") == 2 and "⏳ Queued".encode() in opening  # with the role
+    assert progress.count(b"data: ") == 1 and b"Generating" in progress
+    assert end.count(b"data: ") == 3 and end.endswith(b"data: [DONE]\n\n")  # answer, stop
 
 
 async def test_a_failure_after_the_stream_started_is_an_error_chunk_then_done():
