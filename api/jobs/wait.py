@@ -12,6 +12,7 @@ from msgspec.structs import replace
 from redis.exceptions import RedisError
 
 from api.errors import JobFailed
+from api.event_stream import client_left
 from api.jobs.admit import Admission
 from common.config.types import Settings
 from common.errors import ClientClosedRequest, RequestTimeout, ServiceUnavailable
@@ -187,7 +188,7 @@ async def _unless_client_leaves(
 ) -> JobResult:
     """The wait's result, unless the client closes the connection first (the job goes on)."""
     wait = asyncio.ensure_future(waiting)
-    leave = asyncio.ensure_future(_disconnected(request))
+    leave = asyncio.ensure_future(client_left(request.receive))
     try:
         await asyncio.wait((wait, leave), return_when=asyncio.FIRST_COMPLETED)
     finally:
@@ -196,12 +197,6 @@ async def _unless_client_leaves(
     if wait.done() and not wait.cancelled():
         return wait.result()
     raise ClientClosedRequest(f"the client left before job {job_id} finished")
-
-
-async def _disconnected(request: Request) -> None:
-    """Returns once the client has closed the connection (the body was already read)."""
-    while (await request.receive())["type"] != "http.disconnect":
-        pass
 
 
 def timed_out(job_id: str, timeout: float) -> RequestTimeout:

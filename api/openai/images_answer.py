@@ -2,11 +2,11 @@
 (generations and edits alike; `prefix` names the events: `image_generation` or `image_edit`)."""
 
 import time
-from collections.abc import AsyncIterator
 
 import msgspec
 
 from api.errors import error_body
+from api.event_stream import Chunks, Last
 from api.jobs.wait import JobClient
 from api.openai.wire import (
     ImageCompletedEvent,
@@ -62,13 +62,14 @@ def error_frame(info: ErrorInfo) -> bytes:
 
 async def images_stream(
     gateway: JobClient, job_id: str, job: GenerateJob, prefix: str = "image_generation"
-) -> AsyncIterator[bytes]:
+) -> Chunks:
     """Previews as `<prefix>.partial_image`, then one `<prefix>.completed` per image (the
     last carries the job's usage, the others none, so they add up); a failure is an `error`
-    event; pings while nothing happens. No [DONE]: the body closes after the last event."""
+    event; pings while nothing happens. No [DONE]: the body closes with the last event."""
     created = int(time.time())
     quality = job.options.quality or "auto"
     background = job.options.background or "auto"
+    outcome: Completed | Failed | None = None  # gateway.events ends with one of them
     async for event in gateway.events(job_id, PING_EVERY):
         match event:
             case None:
@@ -87,25 +88,28 @@ async def images_stream(
                         partial_image_index=event.index,
                     ),
                 )
-            case Completed(result):
-                async for completed in _completed(gateway.images, result, prefix, created):
-                    yield completed
-            case Failed(error):
-                yield error_frame(error)
+            case Completed() | Failed():
+                outcome = event
+    # Sent once the job's events are done with, so nothing is left following them.
+    match outcome:
+        case Completed(result):
+            async for completed in _completed(gateway.images, result, prefix, created):
+                yield completed
+        case Failed(error):
+            yield Last(error_frame(error))
 
 
-async def _completed(
-    images: ImageStore, result: JobResult, prefix: str, created: int
-) -> AsyncIterator[bytes]:
+async def _completed(images: ImageStore, result: JobResult, prefix: str, created: int) -> Chunks:
+    """One chunk per image, each sent as soon as its bytes are read."""
     last = len(result.images) - 1
     for number, image in enumerate(result.images):
         try:
             data = await _bytes(images, image)
         except NotFound as exc:
-            yield error_frame(exc.info())
+            yield Last(error_frame(exc.info()))
             return
         usage = usage_body(result.image_usage) if number == last else None
-        yield frame(
+        completed = frame(
             f"{prefix}.completed",
             ImageCompletedEvent(
                 type=f"{prefix}.completed",
@@ -118,3 +122,4 @@ async def _completed(
                 usage=usage or ImagesUsage(),
             ),
         )
+        yield Last(completed) if number == last else completed

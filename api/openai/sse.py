@@ -6,21 +6,19 @@ Frames produced at the same moment go out as one chunk (one send, one write); pr
 out as it happens.
 """
 
-from collections.abc import AsyncIterator
-
 from api.errors import error_body
+from api.event_stream import Chunks, Last
 from api.jobs.wait import JobClient
 from api.openai.chat_answer import ChunkWriter, usage_of
 from common.answers import render
 from common.schemas import Completed, Failed, Progress, Reasoning
 
 PING_EVERY = 15.0
-SSE_HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
 
 
 async def chat_stream(
     gateway: JobClient, job_id: str, writer: ChunkWriter, base_url: str, include_usage: bool
-) -> AsyncIterator[bytes]:
+) -> Chunks:
     """Role and "Queued", progress as reasoning, then the Markdown answer, stop, usage and
     [DONE] together; an error as a chunk before [DONE]."""
     yield writer.role() + writer.reasoning("⏳ Queued\n")
@@ -39,4 +37,4 @@ async def chat_stream(
                     end += writer.usage(usage_of(result))
             case Failed(error):
                 end = writer.error(error_body(error))
-    yield end + writer.DONE
+    yield Last(end + writer.DONE)

@@ -2,17 +2,17 @@
 
 from litestar import Request, Response, post
 from litestar.di import NamedDependency
-from litestar.response import Stream
 from msgspec.structs import replace
 
 from api.auth import require_gateway_key
+from api.event_stream import EventStream
 from api.jobs.background import track
 from api.jobs.build import build_job, chat_images, chat_prompt, resolve_model
 from api.jobs.inputs import Inputs
 from api.jobs.uploads import MAX_JSON_BODY, decode_json, read_body
 from api.jobs.wait import JobClient, submission
 from api.openai.chat_answer import ChunkWriter, completion
-from api.openai.sse import SSE_HEADERS, chat_stream
+from api.openai.sse import chat_stream
 from api.openai.wire import ChatCompletion, ChatCompletionRequest
 from api.urls import public_base_url
 from common.errors import InvalidRequest, RequestTooLarge
@@ -28,7 +28,7 @@ from common.logs import request_id
 )
 async def chat_completions(
     request: Request, gateway: NamedDependency[JobClient]
-) -> Stream | Response[ChatCompletion]:
+) -> EventStream | Response[ChatCompletion]:
     settings = gateway.settings
     body = await read_body(request, settings.max_upload_bytes)
     try:
@@ -73,11 +73,7 @@ async def chat_completions(
     job_id = await gateway.submit(job, **submitted)
     include_usage = data.stream_options is not None and data.stream_options.include_usage
     writer = ChunkWriter(f"chatcmpl-{job_id}", job.model, include_usage)
-    return Stream(
-        chat_stream(gateway, job_id, writer, base_url, include_usage),
-        media_type="text/event-stream",
-        headers=SSE_HEADERS,
-    )
+    return EventStream(chat_stream(gateway, job_id, writer, base_url, include_usage))
 
 
 def too_large_for_text() -> RequestTooLarge:

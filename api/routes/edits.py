@@ -4,17 +4,16 @@ import hashlib
 
 from litestar import Request, Response, post
 from litestar.di import NamedDependency
-from litestar.response import Stream
 from msgspec.structs import replace
 
 from api.auth import require_gateway_key
+from api.event_stream import EventStream
 from api.jobs.background import track
 from api.jobs.build import images_api_job, resolve_model
 from api.jobs.inputs import Inputs
 from api.jobs.uploads import read_edit_body
 from api.jobs.wait import JobClient, submission
 from api.openai.images_answer import images_response, images_stream
-from api.openai.sse import SSE_HEADERS
 from api.openai.wire import ImagesResponse
 from api.urls import public_base_url
 from common.errors import InvalidRequest
@@ -30,7 +29,7 @@ from common.schemas import GenerateJob, encode
 )
 async def images_edits(
     request: Request, gateway: NamedDependency[JobClient]
-) -> Stream | Response[ImagesResponse]:
+) -> EventStream | Response[ImagesResponse]:
     settings = gateway.settings
     body = await read_edit_body(request, settings.max_upload_bytes)
     data = body.fields
@@ -61,11 +60,7 @@ async def images_edits(
     submitted = submission(request, identity)
     if data.stream:
         job_id = await gateway.submit(tracked, **submitted)
-        return Stream(
-            images_stream(gateway, job_id, tracked, prefix="image_edit"),
-            media_type="text/event-stream",
-            headers=SSE_HEADERS,
-        )
+        return EventStream(images_stream(gateway, job_id, tracked, prefix="image_edit"))
     result = await gateway.run(tracked, request, **submitted)
     return Response(await images_response(result, gateway.images, base_url, response_format))
 

@@ -4,14 +4,13 @@ answered as JSON or, with `stream: true`, as the SDKs' image events."""
 from litestar import Request, Response, post
 from litestar.di import NamedDependency
 from litestar.params import JSONBody
-from litestar.response import Stream
 
 from api.auth import require_gateway_key
+from api.event_stream import EventStream
 from api.jobs.background import track
 from api.jobs.build import images_api_job
 from api.jobs.wait import JobClient, submission
 from api.openai.images_answer import images_response, images_stream
-from api.openai.sse import SSE_HEADERS
 from api.openai.wire import ImageGenerationRequest, ImagesResponse
 from api.urls import public_base_url
 from common.errors import InvalidRequest
@@ -24,7 +23,7 @@ async def images_generations(
     request: Request,
     data: JSONBody[ImageGenerationRequest],
     gateway: NamedDependency[JobClient],
-) -> Stream | Response[ImagesResponse]:
+) -> EventStream | Response[ImagesResponse]:
     settings = gateway.settings
     if not data.prompt.strip():
         raise InvalidRequest(
@@ -47,9 +46,7 @@ async def images_generations(
     submitted = submission(request, await request.body())
     if data.stream:
         job_id = await gateway.submit(job, **submitted)
-        return Stream(
-            images_stream(gateway, job_id, job), media_type="text/event-stream", headers=SSE_HEADERS
-        )
+        return EventStream(images_stream(gateway, job_id, job))
     result = await gateway.run(job, request, **submitted)
     answer = await images_response(
         result, gateway.images, public_base_url(request, settings), response_format

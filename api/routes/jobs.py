@@ -3,17 +3,16 @@
 Every route sees only the jobs of the gateway key asking: another key's job is a 404.
 """
 
-from collections.abc import AsyncIterator
 from typing import Annotated
 
 import msgspec
 from litestar import Request, Response, get, post
 from litestar.di import NamedDependency
 from litestar.params import FromPath, Parameter
-from litestar.response import Stream
 from redis.exceptions import RedisError
 
 from api.auth import require_gateway_key
+from api.event_stream import Chunks, EventStream, Last
 from api.jobs.background import job_response, redis_errors
 from api.jobs.wait import JobClient
 from api.urls import public_base_url
@@ -22,7 +21,6 @@ from common.schemas import Completed, Failed, Progress
 from common.store.jobs import TERMINAL, Record
 
 PING_EVERY = 15.0
-SSE_HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
 _encode = msgspec.json.Encoder().encode
 # What a client waiting for a job that gets cancelled is told.
 CANCELED = Failed(JobFinished("the job was cancelled", code="job_canceled").info())
@@ -76,15 +74,12 @@ async def cancel_job(
 @get("/v1/jobs/{job_id:str}/events", guards=[require_gateway_key])
 async def job_events(
     request: Request, job_id: FromPath[str], gateway: NamedDependency[JobClient]
-) -> Stream:
+) -> EventStream:
     record = await _owned(request, gateway, job_id)
-    base_url = public_base_url(request, gateway.settings)
-    return Stream(
-        _events(gateway, record, base_url), media_type="text/event-stream", headers=SSE_HEADERS
-    )
+    return EventStream(_events(gateway, record, public_base_url(request, gateway.settings)))
 
 
-async def _events(gateway: JobClient, record: Record, base_url: str) -> AsyncIterator[bytes]:
+async def _events(gateway: JobClient, record: Record, base_url: str) -> Chunks:
     """The job's progress from its start (replayed), then `done` with the final job object."""
     job_id = record.meta.id
     async with gateway.follow(job_id) as follower:
@@ -104,7 +99,7 @@ async def _events(gateway: JobClient, record: Record, base_url: str) -> AsyncIte
                 record = latest
                 yield b": ping\n\n"
     record = await _reload(gateway, record) or record
-    yield b"event: done\ndata: " + _encode(record.view(base_url)) + b"\n\n"
+    yield Last(b"event: done\ndata: " + _encode(record.view(base_url)) + b"\n\n")
 
 
 async def _reload(gateway: JobClient, record: Record) -> Record | None:

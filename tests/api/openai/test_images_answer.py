@@ -21,6 +21,7 @@ from common.schemas import (
     StoredImage,
 )
 from common.store.images import CachedImage
+from tests.api.test_event_stream import sent
 
 IMAGES = tuple(
     StoredImage(id=c * 32, content_type="image/webp", extension="webp", width=64, height=32)
@@ -73,7 +74,7 @@ class ScriptedGateway:
 
 async def frames(script: list, prefix: str = "image_generation", timeout: float = 60):
     stream = images_answer.images_stream(ScriptedGateway(script, timeout), "j", JOB, prefix)
-    return [frame async for frame in stream]
+    return await sent(stream)
 
 
 def parsed(frame: bytes) -> tuple[str, dict]:

@@ -11,6 +11,7 @@ from api.openai import sse
 from api.openai.chat_answer import ChunkWriter
 from common.errors import ErrorInfo
 from common.schemas import Completed, Failed, JobResult, Progress, StoredImage
+from tests.api.test_event_stream import sent
 
 IMAGE = StoredImage(id="a" * 32, content_type="image/png", extension="png", width=64, height=64)
 RESULT = JobResult(images=(IMAGE,), model="m", prompt="a fox", original="a fox")
@@ -38,7 +39,7 @@ async def chunks(events: list, timeout: float = 60) -> list[bytes]:
     stream = sse.chat_stream(
         ScriptedGateway(events, timeout), "job", ChunkWriter("chatcmpl-1", "m"), "http://h", False
     )
-    return [chunk async for chunk in stream]
+    return await sent(stream)
 
 
 async def frames(events: list, timeout: float = 60) -> list[bytes]:
