@@ -53,7 +53,8 @@ async def _bytes(images: ImageStore, image: StoredImage) -> bytes | memoryview:
 
 
 def frame(event: str, data: object) -> bytes:
-    return b"event: " + event.encode() + b"\ndata: " + _encode(data) + b"\n\n"
+    # One join, not a chain of `+`: each `+` would copy the whole base64 image again.
+    return b"".join((b"event: ", event.encode(), b"\ndata: ", _encode(data), b"\n\n"))
 
 
 def error_frame(info: ErrorInfo) -> bytes:
