@@ -23,7 +23,9 @@ from common.store.redis import run_script
 # free delivery slots, arq's job record and retry key prefixes, how long a retry count is kept.
 # A job is picked by setting its in-progress key (its lease); jobs whose key exists run
 # elsewhere, or here. Deliveries have their own slots: never a generation's. Each picked job
-# comes with its record (false once expired) and its try, counted as arq's run_job counts it.
+# comes with its try, counted as arq's run_job counts it, and its record: false once expired,
+# its size when larger than ARGV[10] bytes (an edit's images), read with a plain GET after the
+# script, since a Lua string of 4 MB costs Redis 6 ms where GET takes 0.3.
 _CLAIM = """
 local picked, saturated = {}, 0
 local function claim(queue, free)
@@ -41,7 +43,8 @@ local function claim(queue, free)
       redis.call('EXPIRE', tries, ARGV[9])
       table.insert(picked, due[i])
       table.insert(picked, due[i + 1])
-      table.insert(picked, redis.call('GET', ARGV[7] .. due[i]))
+      local size = redis.call('STRLEN', ARGV[7] .. due[i])
+      table.insert(picked, size > tonumber(ARGV[10]) and size or redis.call('GET', ARGV[7] .. due[i]))
       table.insert(picked, try)
     end
   end
@@ -50,6 +53,9 @@ claim(KEYS[1], tonumber(ARGV[5]))
 claim(KEYS[2], tonumber(ARGV[6]))
 return {picked, saturated}
 """
+
+
+LARGE_RECORD = 64 * 1024
 
 
 class Picked(NamedTuple):
@@ -87,6 +93,7 @@ async def pick_up_due(
         JOB_PREFIX,
         RETRY_PREFIX,
         RETRY_KEPT_SECONDS,
+        LARGE_RECORD,
     )
     jobs = [
         Picked(job_id.decode(), int(float(score)), record, int(job_try))
@@ -94,4 +101,9 @@ async def pick_up_due(
             flat[::4], flat[1::4], flat[2::4], flat[3::4], strict=True
         )
     ]
+    large = [index for index, job in enumerate(jobs) if isinstance(job.record, int)]
+    if large:
+        records = await redis.mget([JOB_PREFIX + jobs[index].id for index in large])
+        for index, record in zip(large, records, strict=True):
+            jobs[index] = jobs[index]._replace(record=record)
     return PickedUp(jobs, bool(saturated))

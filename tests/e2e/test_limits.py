@@ -32,6 +32,10 @@ def test_rate_limit_is_shared_by_every_api_process(start_gateway):
         assert refused.status_code == 429
         assert refused.json()["error"]["type"] == "rate_limit_error"
         assert 1 <= int(refused.headers["retry-after"]) <= 60
+        # The three admitted were settled; the refused one left no job record behind.
+        client = redis.Redis.from_url(first.env["REDIS_URL"])
+        assert client.keys("arq:job:*") == []
+        client.close()
         other_key = httpx.post(
             f"{first.url}{CHAT}",
             json=body(),
