@@ -7,6 +7,7 @@ import openai
 import pytest
 
 from tests.e2e.test_chat_completions import image_urls, openai_env
+from tests.e2e.test_edits import png
 
 CHAT = "/v1/chat/completions"
 
@@ -76,3 +77,29 @@ def test_a_failed_job_frees_its_key(gateway, openai_upstream):
     second = httpx.post(f"{gateway.url}{CHAT}", json=failing, headers=headers, timeout=30)
     assert second.status_code == 400
     assert len(server.requests_to("/v1/images/generations")) == 2  # a fresh try, not a replay
+
+
+def test_an_edit_retried_with_its_key_is_the_same_job_and_another_image_is_422(
+    start_gateway, openai_upstream
+):
+    """Edits compare their images, not the multipart body (its boundary differs each time)."""
+    server, _ = openai_upstream
+    server.clear()
+    env = {**openai_env(server.url), "IMAGE_GEN_MODEL_1": "gpt-image-1"}
+    client = start_gateway(env).client()
+    key = {"Idempotency-Key": "edit-1"}
+
+    def edit(image: bytes):
+        return client.images.edit(
+            model="gpt-image-1",
+            image=("in.png", image, "image/png"),
+            prompt="make it night",
+            extra_headers=key,
+        )
+
+    first, again = edit(png(64, 64, (0, 0, 255))), edit(png(64, 64, (0, 0, 255)))
+    assert first.data[0].b64_json == again.data[0].b64_json
+    assert len(server.requests_to("/v1/images/edits")) == 1
+    with pytest.raises(openai.UnprocessableEntityError) as error:
+        edit(png(64, 64, (255, 0, 0)))
+    assert error.value.code == "idempotency_key_reused"
