@@ -16,11 +16,12 @@ from common.store import keys
 from common.store.arq_compat import job_key, job_record, now_ms
 from common.store.images import STORED_HOLD, in_flight_member
 from common.store.jobs import CREATE_RECORD, JobMeta, record_args, record_keys
-from common.store.redis import queue_script
+from common.store.redis import queue_script, run_script
 
 QUEUE_RETRY_AFTER = 10
 NO_WORKERS_RETRY_AFTER = 5
-MEMORY_CHECK_EVERY = 1.0  # seconds; INFO is too costly to ask on every request
+MEMORY_CHECK_EVERY = 1.0
+INLINE_RECORD = 64 * 1024  # seconds; INFO is too costly to ask on every request
 
 # KEYS: rate log, queue, workers, worker load, job record, images in flight, images stored
 #       recently, the bytes in flight; for a job with a record (common/store/jobs.py), that
@@ -30,23 +31,26 @@ MEMORY_CHECK_EVERY = 1.0  # seconds; INFO is too costly to ask on every request
 #       Redis memory used (sampled), memory high-water mark in bytes (0: no cap),
 #       this job's in-flight entry, its reservation's end, the second the sample was taken
 #       in (stores from then on are counted), the second before which no api needs them,
-#       whether to recount the bytes in flight; then the record's arguments.
+#       whether to recount the bytes in flight, the job's record (empty when SET before the
+#       script) and its ttl ms; then the background record's arguments.
 # Memory counts the images still being made (each job's reservation) and those stored since
 # the sample on top of it, so a burst of admissions cannot together pass the mark. The bytes
 # in flight are a running total (workers take theirs off, common/store/images.py), recounted
 # from the reservations with each new memory sample, which drops the lapsed ones (their
 # worker died) and heals what a full Redis kept a worker from taking off: adding them all up
 # on every admission cost 170 µs of Redis with 256 in flight, 640 µs with 1,000.
-# The job's record is SET just before the script in the same MULTI, not passed to it: Lua
-# copies an argument slowly (6 ms of Redis for an edit's 4 MB, against 7 µs for SET), and a
-# refusal deletes it, so a refused job leaves none. The rate log is a sliding minute; a refused request does not use up the allowance. No live
+# A job record over INLINE_RECORD bytes (an edit's images) is SET just before the script in
+# the same MULTI instead of passed to it: Lua copies a large argument slowly (6 ms of Redis
+# for 4 MB, against 7 µs for SET), and a refusal deletes it, so a refused job leaves none.
+# Smaller ones ride in the script, one command (a MULTI around it costs every request about
+# 0.1 ms of CPU across api and Redis). The rate log is a sliding minute; a refused request does not use up the allowance. No live
 # worker means no job (nobody would take it). Jobs waiting to start are the queue minus what
 # live workers report running.
 _ADMIT = (
     CREATE_RECORD
     + """
 local function refuse(...)
-  redis.call('DEL', KEYS[5])  -- the record set just before, in the same MULTI
+  redis.call('DEL', KEYS[5])  -- a large record, set just before in the same MULTI
   return {...}
 end
 local now, limit = tonumber(ARGV[1]), tonumber(ARGV[2])
@@ -99,7 +103,10 @@ if limit > 0 then
   redis.call('EXPIRE', KEYS[1], 61)
 end
 if #KEYS > 8 then
-  create_record(KEYS[9], KEYS[10], ARGV[6], now, ARGV[16], ARGV[17], ARGV[18], ARGV[19])
+  create_record(KEYS[9], KEYS[10], ARGV[6], now, ARGV[18], ARGV[19], ARGV[20], ARGV[21])
+end
+if ARGV[16] ~= '' then
+  redis.call('SET', KEYS[5], ARGV[16], 'PX', ARGV[17])
 end
 redis.call('ZADD', KEYS[2], ARGV[7], ARGV[6])
 redis.call('PUBLISH', ARGV[8], '')
@@ -126,40 +133,45 @@ class Admission:
         score = now_ms()
         record = job_record("generate", (encode(job),), score)
         meta = _meta(job, caller, now)
-        async with self._redis.pipeline(transaction=True) as pipe:
-            pipe.set(job_key(job.id), record, px=int(ttl_seconds * 1000))
-            queue_script(
-                pipe,
-                _ADMIT,
-                [
-                    keys.rate_log(caller),
-                    self._redis.default_queue_name,
-                    keys.WORKERS,
-                    keys.WORKER_LOAD,
-                    job_key(job.id),
-                    keys.IMAGES_IN_FLIGHT,
-                    keys.IMAGES_STORED_RECENTLY,
-                    keys.IMAGES_IN_FLIGHT_BYTES,
-                    *(record_keys(meta) if meta else ()),
-                ],
-                now,
-                self._settings.rate_limit_per_minute,
-                f"{now}:{secrets.token_hex(4)}",
-                self._settings.max_queue_depth,
-                now - keys.HEARTBEAT_FRESH,
-                job.id,
-                score,
-                keys.WAKE_CHANNEL,
-                used,
-                high_water,
-                in_flight_member(job.id, job.n, job.width, job.height, self._settings.s3 is None),
-                now + ttl_seconds + self._settings.request_timeout + self._settings.job_lease,
-                int(sampled_at),
-                int(now) - STORED_HOLD,
-                int(sampled_at != sampled),  # a new sample: recount the bytes in flight
-                *(record_args(meta, self._settings.image_expiration, now) if meta else ()),
-            )
-            _, verdict = await pipe.execute()
+        inline = len(record) <= INLINE_RECORD
+        script_keys = [
+            keys.rate_log(caller),
+            self._redis.default_queue_name,
+            keys.WORKERS,
+            keys.WORKER_LOAD,
+            job_key(job.id),
+            keys.IMAGES_IN_FLIGHT,
+            keys.IMAGES_STORED_RECENTLY,
+            keys.IMAGES_IN_FLIGHT_BYTES,
+            *(record_keys(meta) if meta else ()),
+        ]
+        args = (
+            now,
+            self._settings.rate_limit_per_minute,
+            f"{now}:{secrets.token_hex(4)}",
+            self._settings.max_queue_depth,
+            now - keys.HEARTBEAT_FRESH,
+            job.id,
+            score,
+            keys.WAKE_CHANNEL,
+            used,
+            high_water,
+            in_flight_member(job.id, job.n, job.width, job.height, self._settings.s3 is None),
+            now + ttl_seconds + self._settings.request_timeout + self._settings.job_lease,
+            int(sampled_at),
+            int(now) - STORED_HOLD,
+            int(sampled_at != sampled),  # a new sample: recount the bytes in flight
+            record if inline else b"",
+            int(ttl_seconds * 1000),
+            *(record_args(meta, self._settings.image_expiration, now) if meta else ()),
+        )
+        if inline:
+            verdict = await run_script(self._redis, _ADMIT, script_keys, *args)
+        else:
+            async with self._redis.pipeline(transaction=True) as pipe:
+                pipe.set(job_key(job.id), record, px=int(ttl_seconds * 1000))
+                queue_script(pipe, _ADMIT, script_keys, *args)
+                _, verdict = await pipe.execute()
         if verdict[0] != b"ok":
             raise self._refusal(verdict, now)
 

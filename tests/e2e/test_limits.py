@@ -1,10 +1,13 @@
 """Admission: the per-key rate limit, the queue limit, the cache high-water mark (SPEC §2.4, §5)."""
 
 import asyncio
+import io
+import os
 import time
 
 import httpx
 import redis
+from PIL import Image
 
 from tests.gateway import Gateway
 
@@ -138,3 +141,27 @@ def test_a_rate_limited_request_leaves_no_job(start_gateway):
         assert refused.status_code == 429
     listed, records = jobs_left(gateway)
     assert [job["id"] for job in listed] == [admitted.json()["id"]] and len(records) == 1
+
+
+def test_a_refused_edit_leaves_no_job_record(start_gateway):
+    """An edit's record (its images inside) is written beside the admission script; a refusal
+    takes it away again."""
+    gateway = start_gateway({"RATE_LIMIT_PER_MINUTE": "1"})
+    noise = io.BytesIO()
+    Image.frombytes("RGB", (256, 256), os.urandom(256 * 256 * 3)).save(noise, "PNG")
+    assert noise.tell() > 64 * 1024
+
+    def edit() -> httpx.Response:
+        return httpx.post(
+            f"{gateway.url}/v1/images/edits",
+            headers=gateway.headers(),
+            files=[("image", ("in.png", noise.getvalue(), "image/png"))],
+            data={"model": "placeholder", "prompt": "make it night"},
+            timeout=30,
+        )
+
+    assert edit().status_code == 200
+    assert edit().status_code == 429
+    client = redis.Redis.from_url(gateway.env["REDIS_URL"])
+    assert client.keys("arq:job:*") == []
+    client.close()
