@@ -42,7 +42,9 @@ class Contenders:
     def start(cls) -> "Contenders":
         upstream = Upstream()
         try:
-            stack = Stack(upstream=upstream, env={"WORKER_CONCURRENCY": "512"})
+            # Room for every image the side-by-side scenarios store within IMAGE_EXPIRATION,
+            # and the 256 in flight (3 MB reserved each) on top.
+            stack = Stack(upstream=upstream, env={"WORKER_CONCURRENCY": "512"}, maxmemory="4gb")
         except TimeoutError:
             upstream.stop()
             raise
