@@ -16,7 +16,7 @@ from common.store.arq_compat import (
     RETRY_PREFIX,
     now_ms,
 )
-from common.store.redis import run_script
+from common.store.redis import LUA_MAX_VALUE, run_script
 
 # KEYS: the generation queue, the webhook delivery queue. ARGV: now (ms), lease (ms), arq's
 # in-progress key prefix, how many entries of each queue to look at, free generation slots,
@@ -24,8 +24,7 @@ from common.store.redis import run_script
 # A job is picked by setting its in-progress key (its lease); jobs whose key exists run
 # elsewhere, or here. Deliveries have their own slots: never a generation's. Each picked job
 # comes with its try, counted as arq's run_job counts it, and its record: false once expired,
-# its size when larger than ARGV[10] bytes (an edit's images), read with a plain GET after the
-# script, since a Lua string of 4 MB costs Redis 6 ms where GET takes 0.3.
+# its size when larger than ARGV[10] (LUA_MAX_VALUE: an edit's images), then read after it.
 _CLAIM = """
 local picked, saturated = {}, 0
 local function claim(queue, free)
@@ -53,9 +52,6 @@ claim(KEYS[1], tonumber(ARGV[5]))
 claim(KEYS[2], tonumber(ARGV[6]))
 return {picked, saturated}
 """
-
-
-LARGE_RECORD = 64 * 1024
 
 
 class Picked(NamedTuple):
@@ -93,7 +89,7 @@ async def pick_up_due(
         JOB_PREFIX,
         RETRY_PREFIX,
         RETRY_KEPT_SECONDS,
-        LARGE_RECORD,
+        LUA_MAX_VALUE,
     )
     jobs = [
         Picked(job_id.decode(), int(float(score)), record, int(job_try))

@@ -16,12 +16,11 @@ from common.store import keys
 from common.store.arq_compat import job_key, job_record, now_ms
 from common.store.images import STORED_HOLD, in_flight_member
 from common.store.jobs import CREATE_RECORD, JobMeta, record_args, record_keys
-from common.store.redis import queue_script, run_script
+from common.store.redis import LUA_MAX_VALUE, queue_script, run_script
 
 QUEUE_RETRY_AFTER = 10
 NO_WORKERS_RETRY_AFTER = 5
-MEMORY_CHECK_EVERY = 1.0
-INLINE_RECORD = 64 * 1024  # seconds; INFO is too costly to ask on every request
+MEMORY_CHECK_EVERY = 1.0  # seconds; INFO is too costly to ask on every request
 
 # KEYS: rate log, queue, workers, worker load, job record, images in flight, images stored
 #       recently, the bytes in flight; for a job with a record (common/store/jobs.py), that
@@ -39,13 +38,12 @@ INLINE_RECORD = 64 * 1024  # seconds; INFO is too costly to ask on every request
 # from the reservations with each new memory sample, which drops the lapsed ones (their
 # worker died) and heals what a full Redis kept a worker from taking off: adding them all up
 # on every admission cost 170 µs of Redis with 256 in flight, 640 µs with 1,000.
-# A job record over INLINE_RECORD bytes (an edit's images) is SET just before the script in
-# the same MULTI instead of passed to it: Lua copies a large argument slowly (6 ms of Redis
-# for 4 MB, against 7 µs for SET), and a refusal deletes it, so a refused job leaves none.
-# Smaller ones ride in the script, one command (a MULTI around it costs every request about
-# 0.1 ms of CPU across api and Redis). The rate log is a sliding minute; a refused request does not use up the allowance. No live
-# worker means no job (nobody would take it). Jobs waiting to start are the queue minus what
-# live workers report running.
+# A job record over LUA_MAX_VALUE (an edit's images) is SET just before the script in the
+# same MULTI instead of passed to it, and a refusal deletes it, so a refused job leaves none;
+# smaller ones ride in the script, one command (a MULTI around every admission cost each
+# request about 0.1 ms of CPU across api and Redis). The rate log is a sliding minute; a
+# refused request does not use up the allowance. No live worker means no job (nobody would
+# take it). Jobs waiting to start are the queue minus what live workers report running.
 _ADMIT = (
     CREATE_RECORD
     + """
@@ -133,7 +131,7 @@ class Admission:
         score = now_ms()
         record = job_record("generate", (encode(job),), score)
         meta = _meta(job, caller, now)
-        inline = len(record) <= INLINE_RECORD
+        inline = len(record) <= LUA_MAX_VALUE
         script_keys = [
             keys.rate_log(caller),
             self._redis.default_queue_name,
