@@ -7,6 +7,10 @@ starts no timer before a request's first bytes: a 100 MB Authorization header wa
 full, and a client sending one byte a second held its connection forever. The bytes are
 counted here before the parser sees them.
 
+Each response's head goes out with its first body bytes, in one writev: uvicorn writes the
+head alone, and every write to a loopback socket delivers its bytes and wakes the reader at
+once, so a head of its own cost both sides a wake-up per response.
+
 A request answered before its body was read whole (a 401 from a guard) leaves uvicorn reading
 and dropping the rest, and each piece cancels its keep-alive timer: a client trickling that
 body held the connection forever. Such a connection is closed at REQUEST_BODY_TIMEOUT from the
@@ -108,6 +112,8 @@ class _BoundedHttpTools(HttpToolsProtocol):
         self._body_due = self.loop.time() + self.BODY_TIMEOUT
         self._body_done = False
         super().on_headers_complete()
+        if self.cycle is not None and self.cycle.transport is self.transport:  # a new cycle
+            self.cycle.transport = _HeadWithBody(self.transport, self.loop)
 
     def on_message_complete(self) -> None:
         self._body_done = True
@@ -150,3 +156,42 @@ class _BoundedHttpTools(HttpToolsProtocol):
         if not self.transport.is_closing():
             self.transport.write(answer)
             self.transport.close()
+
+
+class _HeadWithBody(asyncio.Transport):
+    """One response's view of its connection: the first write (uvicorn's head, at
+    http.response.start) waits for the next one to go out with it, or for the end of the
+    event loop's turn when no body comes in the same turn (a stream's first event)."""
+
+    def __init__(self, transport: asyncio.Transport, loop: asyncio.AbstractEventLoop) -> None:
+        super().__init__()
+        self._transport = transport
+        self._loop = loop
+        self._head: bytes | None = None
+        self._started = False
+
+    def write(self, data: bytes | bytearray | memoryview) -> None:
+        if not self._started:
+            self._started = True
+            self._head = bytes(data)
+            self._loop.call_soon(self._send_head)
+        elif self._head is not None:
+            head, self._head = self._head, None
+            self._transport.writelines((head, data))  # one writev under uvloop
+        else:
+            self._transport.write(data)
+
+    def _send_head(self) -> None:
+        if self._head is not None and not self._transport.is_closing():
+            self._transport.write(self._head)
+        self._head = None
+
+    def close(self) -> None:
+        self._send_head()
+        self._transport.close()
+
+    def is_closing(self) -> bool:
+        return self._transport.is_closing()
+
+    def get_extra_info(self, name: str, default: object = None) -> object:
+        return self._transport.get_extra_info(name, default)

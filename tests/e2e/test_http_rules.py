@@ -2,6 +2,7 @@
 routes, the OpenAI routes without /v1, and the chat fields the SDKs expect."""
 
 import json
+import time
 
 import httpx
 import openai
@@ -126,3 +127,25 @@ def test_a_wrong_path_near_an_openai_route_names_it(gateway, path, route):
     response = httpx.post(gateway.url + path, json={}, headers=gateway.headers())
     assert response.status_code == 404
     assert f"the route is {route}" in response.json()["error"]["message"]
+
+
+def test_a_stream_answers_its_head_before_its_first_event(start_gateway, openai_upstream):
+    """A response's head waits to go out with its first body bytes, but never for an event
+    that is still being made: a client (or a proxy with a header timeout) sees the 200 at once."""
+    server, _ = openai_upstream
+    gateway = start_gateway(openai_env(server.url))
+    body = {"model": "flux-dev", "prompt": "a slow heron __slow:2__", "stream": True}
+    started = time.monotonic()
+    with httpx.stream(
+        "POST",
+        f"{gateway.url}/v1/images/generations",
+        json=body,
+        headers=gateway.headers(),
+        timeout=30,
+    ) as response:
+        head_after = time.monotonic() - started
+        events = response.read()
+    assert response.status_code == 200
+    assert response.headers["content-type"].startswith("text/event-stream")
+    assert head_after < 1.0 < time.monotonic() - started
+    assert b"event: image_generation.completed" in events
