@@ -108,7 +108,7 @@ async def run_api(settings: Settings) -> int:
 
 async def run_worker(settings: Settings) -> int:
     redis = connect_to(settings, command_timeout=None)
-    worker = create_worker(settings, redis)
+    worker = create_worker(settings, redis, bulk_reads=True)
     try:
         with contextlib.suppress(asyncio.CancelledError):
             await worker.async_run()
@@ -146,7 +146,9 @@ async def serve(settings: Settings) -> int:
             else:
                 in_process = embedded.new_client
         worker_redis = in_process() if in_process else connect_to(settings, command_timeout=None)
-        worker = create_worker(settings, worker_redis, handle_signals=False)
+        worker = create_worker(
+            settings, worker_redis, handle_signals=False, bulk_reads=in_process is None
+        )
         worker_task = asyncio.create_task(worker.async_run())
         app = create_app(settings, redis=in_process() if in_process else None)
         stop.server = _server(app, settings)

@@ -23,9 +23,10 @@ from common.errors import ImagegateError
 from common.schemas import Failed
 from common.store import keys
 from common.store.arq_compat import bookkeeping_keys, lease_key
+from common.store.bulk_reader import BulkReader
 from common.store.images import counted_bytes
 from common.store.jobs import error_json
-from common.store.redis import reply, subscription, wait_until_reachable
+from common.store.redis import COMMAND_TIMEOUT, reply, subscription, wait_until_reachable
 from worker.pickup import Picked, pick_up_due
 from worker.runner import run_picked
 
@@ -43,9 +44,11 @@ class ImageWorker(Worker):
     """arq's Worker with the overrides common/store/arq_compat.py lists.
 
     `lease_seconds`: a job whose worker died runs again once its lease lapses (arq alone
-    would wait for the whole job timeout); the lease is renewed every third of it."""
+    would wait for the whole job timeout); the lease is renewed every third of it.
+    `bulk_reads`: large job records are read by a BulkReader of their own (a real Redis only:
+    it opens its own sockets where the pool would, so never on an in-process fakeredis)."""
 
-    def __init__(self, *args, lease_seconds: int = 30, **kwargs) -> None:
+    def __init__(self, *args, lease_seconds: int = 30, bulk_reads: bool = False, **kwargs) -> None:
         super().__init__(*args, poll_delay=0, **kwargs)
         self.lease_seconds = lease_seconds
         self.worker_id = f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(3)}"
@@ -62,16 +65,22 @@ class ImageWorker(Worker):
         self._last_renewal = 0.0
         self._redis_down = False
         self._ready = False
+        self._bulk_reads = bulk_reads
+        self._reader: BulkReader | None = None
 
     async def main(self) -> None:
         # arq's own start-up would die with a traceback on a Redis that is not up yet.
         await wait_until_reachable(self.pool, "the worker")
+        if self._bulk_reads:  # connecting as the pool does: to REDIS_URL, or through Sentinel
+            self._reader = BulkReader(self.pool.connection_pool, timeout=COMMAND_TIMEOUT)
         listener = asyncio.create_task(self._listen_for_wakeups())
         try:
             await super().main()
         finally:
             self._stopping = True  # see EventHub.stop: a cancellation alone can be swallowed
             listener.cancel()
+            if self._reader is not None:
+                await self._reader.close()
 
     async def _poll_iteration(self) -> None:
         """arq's iteration, with the queue read and the jobs picked by one script; then a
@@ -88,6 +97,7 @@ class ImageWorker(Worker):
                     self.lease_seconds,
                     self.queue_read_limit,
                     free_deliveries,
+                    self._reader,
                 )
                 self._saturated = picked.saturated
                 await self._start(picked.jobs)

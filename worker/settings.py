@@ -77,6 +77,7 @@ def create_worker(
     *,
     handle_signals: bool = True,
     transport: httpx.AsyncBaseTransport | None = None,
+    bulk_reads: bool = False,
 ) -> ImageWorker:
     arguments = worker_kwargs(
         WorkerSettings,
@@ -87,4 +88,4 @@ def create_worker(
         handle_signals=handle_signals,
         ctx={"settings": settings, "transport": transport},
     )
-    return ImageWorker(**arguments, lease_seconds=settings.job_lease)
+    return ImageWorker(**arguments, lease_seconds=settings.job_lease, bulk_reads=bulk_reads)

@@ -10,7 +10,7 @@ changes any of it.
 """
 
 from collections.abc import Callable
-from typing import Any
+from typing import Any, cast
 
 import arq.worker
 from arq.constants import in_progress_key_prefix, job_key_prefix, retry_key_prefix
@@ -92,11 +92,12 @@ def job_record(function: str, args: tuple[Any, ...], enqueued_ms: int) -> bytes:
     return serialize_job(function, args, {}, None, enqueued_ms, serializer=job_serializer)
 
 
-def read_job_record(record: bytes) -> tuple[str, tuple[Any, ...], dict[str, Any], int]:
+def read_job_record(record: bytes | memoryview) -> tuple[str, tuple[Any, ...], dict[str, Any], int]:
     """A job record as arq's run_job reads it: function name, args, kwargs, enqueued (ms).
     Raises arq's SerializationError on a record it cannot read."""
     function, args, kwargs, _, enqueued_ms = deserialize_job_raw(
-        record, deserializer=job_deserializer
+        cast(bytes, record),  # msgspec's msgpack decoder reads any buffer
+        deserializer=job_deserializer,
     )
     return function, args, kwargs, enqueued_ms
 
