@@ -3,8 +3,8 @@ dropped at once when cancelled while running, ended with the route's answer stor
 
 import asyncio
 import contextlib
-from collections.abc import Awaitable, Iterator
-from typing import TypeVar
+from collections.abc import Coroutine, Iterator
+from typing import Any, TypeVar
 
 import msgspec
 from redis.asyncio.client import Pipeline
@@ -18,12 +18,28 @@ _encode = msgspec.json.Encoder().encode
 T = TypeVar("T")
 
 
+class Cancellation:
+    """A running job's cancel: set by the worker's listener (worker/loop.py), it cancels the
+    job's upstream work at once, if any is running (unless_cancelled)."""
+
+    __slots__ = ("requested", "_work")
+
+    def __init__(self) -> None:
+        self.requested = False
+        self._work: asyncio.Future | None = None
+
+    def set(self) -> None:
+        self.requested = True
+        if self._work is not None:
+            self._work.cancel()
+
+
 @contextlib.contextmanager
-def watch(ctx: dict, job_id: str) -> Iterator[asyncio.Event]:
-    """An event the worker sets when the job is cancelled (worker/loop.py listens); registered
-    before the job's start is recorded, so a cancel in between is never missed."""
-    cancels: dict[str, asyncio.Event] = ctx.setdefault("cancels", {})
-    cancelled = cancels[job_id] = asyncio.Event()
+def watch(ctx: dict, job_id: str) -> Iterator[Cancellation]:
+    """The job's cancellation, registered before the job's start is recorded, so a cancel in
+    between is never missed."""
+    cancels: dict[str, Cancellation] = ctx.setdefault("cancels", {})
+    cancelled = cancels[job_id] = Cancellation()
     try:
         yield cancelled
     finally:
@@ -40,19 +56,23 @@ async def begin(services: Services, job: GenerateJob) -> tuple[bool, JobMeta | N
     return True, record.meta if record else None
 
 
-async def unless_cancelled(work: Awaitable[T], cancelled: asyncio.Event) -> T | None:
+async def unless_cancelled(work: Coroutine[Any, Any, T], cancelled: Cancellation) -> T | None:
     """`work`'s result, or None once the job is cancelled (then `work` is abandoned at once:
-    an upstream call in flight is dropped and no image is fetched)."""
-    task = asyncio.ensure_future(work)
-    stop = asyncio.ensure_future(cancelled.wait())
+    an upstream call in flight is dropped and no image is fetched). One task, cancelled by the
+    cancel itself: racing it against a task waiting for an event cost two tasks and a wait."""
+    if cancelled.requested:
+        work.close()
+        return None
+    task = cancelled._work = asyncio.ensure_future(work)
     try:
-        await asyncio.wait((task, stop), return_when=asyncio.FIRST_COMPLETED)
+        return await task
+    except asyncio.CancelledError:
+        current = asyncio.current_task()
+        if cancelled.requested and not (current and current.cancelling()):
+            return None
+        raise  # the worker itself is stopping
     finally:
-        stop.cancel()
-        if not task.done():
-            task.cancel()
-            await asyncio.gather(task, return_exceptions=True)
-    return None if task.cancelled() else task.result()
+        cancelled._work = None
 
 
 async def image_bytes(

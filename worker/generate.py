@@ -83,7 +83,7 @@ class Settlement(NamedTuple):
 
 
 async def _outcome(
-    services: Services, job: GenerateJob, ctx: dict, cancelled: asyncio.Event
+    services: Services, job: GenerateJob, ctx: dict, cancelled: background.Cancellation
 ) -> Outcome | None:
     # Only a rerun (a worker died mid-job) can find a result already kept.
     previous = await _previous_result(services, job.id) if ctx.get("job_try") != 1 else None

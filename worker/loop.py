@@ -27,6 +27,7 @@ from common.store.bulk_reader import BulkReader
 from common.store.images import counted_bytes
 from common.store.jobs import error_json
 from common.store.redis import COMMAND_TIMEOUT, reply, subscription, wait_until_reachable
+from worker.background import Cancellation
 from worker.pickup import Picked, pick_up_due
 from worker.runner import run_picked
 
@@ -60,7 +61,7 @@ class ImageWorker(Worker):
         # Called by the job once the transaction holding settle's writes has succeeded.
         self.ctx["settled"] = self._settled.add
         self._deliveries = 0  # webhook deliveries running
-        self._cancels: dict[str, asyncio.Event] = self.ctx.setdefault("cancels", {})
+        self._cancels: dict[str, Cancellation] = self.ctx.setdefault("cancels", {})
         self._last_beat = 0.0
         self._last_renewal = 0.0
         self._redis_down = False
