@@ -4,7 +4,7 @@ import asyncio
 import contextlib
 import math
 from collections.abc import AsyncIterator, Awaitable
-from typing import TypedDict
+from typing import TypedDict, cast
 
 from arq.connections import ArqRedis
 from litestar import Request
@@ -119,6 +119,46 @@ class JobClient:
         async with self.follow(job_id) as follower:
             return await _unless_client_leaves(self._outcome(follower, job_id), request, job_id)
 
+    async def stream(
+        self,
+        job: GenerateJob,
+        ping_every: float,
+        *,
+        caller: str,
+        idempotency_key: str | None,
+        body: bytes,
+    ) -> tuple[str, AsyncIterator[JobEvent | None]]:
+        """Submit `job` and return the id of the job to follow with its events (see
+        `job_events`): what the streaming routes relay. Followed from before it is enqueued, so
+        no backlog needs reading, which cost a stream ~0.15 ms of CPU; a retry attaching to an
+        earlier job replays it. Submission errors are raised here, before the response starts."""
+        events = self._followed(job, ping_every, caller, idempotency_key, body)
+        job_id = cast(str, await anext(events))
+        return job_id, cast(AsyncIterator[JobEvent | None], events)
+
+    async def _followed(
+        self,
+        job: GenerateJob,
+        ping_every: float,
+        caller: str,
+        idempotency_key: str | None,
+        body: bytes,
+    ) -> AsyncIterator[str | JobEvent | None]:
+        """The followed job's id, then its events. Started by `stream` before any response, so
+        the follower is unregistered however the stream ends (asyncio closes a generator that
+        is dropped once started)."""
+        async with self._hub.follow(job.id, replay=False) as follower:
+            job_id = await self.submit(
+                job, caller=caller, idempotency_key=idempotency_key, body=body
+            )
+            yield job_id
+            if job_id == job.id:
+                async for event in job_events(follower, job_id, self.timeout, ping_every):
+                    yield event
+                return
+        async for event in self.events(job_id, ping_every):
+            yield event
+
     @contextlib.asynccontextmanager
     async def follow(self, job_id: str) -> AsyncIterator[Follower]:
         async with self._hub.follow(job_id) as follower:
@@ -127,8 +167,8 @@ class JobClient:
     async def events(
         self, job_id: str, ping_every: float | None = None
     ) -> AsyncIterator[JobEvent | None]:
-        """Every event of `job_id` from its start to its end (see `job_events`): what the
-        streaming routes relay."""
+        """Every event of `job_id` from its start to its end (see `job_events`), its backlog
+        replayed: what a stream of an earlier job relays."""
         async with self.follow(job_id) as follower:
             async for event in job_events(follower, job_id, self.timeout, ping_every):
                 yield event

@@ -2,12 +2,12 @@
 (generations and edits alike; `prefix` names the events: `image_generation` or `image_edit`)."""
 
 import time
+from collections.abc import AsyncIterator
 
 import msgspec
 
 from api.errors import error_body
 from api.event_stream import Chunks, Last
-from api.jobs.wait import JobClient
 from api.openai.wire import (
     ImageCompletedEvent,
     ImagePartialEvent,
@@ -22,6 +22,7 @@ from common.schemas import (
     Completed,
     Failed,
     GenerateJob,
+    JobEvent,
     JobResult,
     Preview,
     StoredImage,
@@ -62,7 +63,10 @@ def error_frame(info: ErrorInfo) -> bytes:
 
 
 async def images_stream(
-    gateway: JobClient, job_id: str, job: GenerateJob, prefix: str = "image_generation"
+    events: AsyncIterator[JobEvent | None],
+    images: ImageStore,
+    job: GenerateJob,
+    prefix: str = "image_generation",
 ) -> Chunks:
     """Previews as `<prefix>.partial_image`, then one `<prefix>.completed` per image (the
     last carries the job's usage, the others none, so they add up); a failure is an `error`
@@ -70,8 +74,8 @@ async def images_stream(
     created = int(time.time())
     quality = job.options.quality or "auto"
     background = job.options.background or "auto"
-    outcome: Completed | Failed | None = None  # gateway.events ends with one of them
-    async for event in gateway.events(job_id, PING_EVERY):
+    outcome: Completed | Failed | None = None  # the events end with one of them
+    async for event in events:
         match event:
             case None:
                 yield PING
@@ -94,7 +98,7 @@ async def images_stream(
     # Sent once the job's events are done with, so nothing is left following them.
     match outcome:
         case Completed(result):
-            async for completed in _completed(gateway.images, result, prefix, created):
+            async for completed in _completed(images, result, prefix, created):
                 yield completed
         case Failed(error):
             yield Last(error_frame(error))

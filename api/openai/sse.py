@@ -6,24 +6,25 @@ Frames produced at the same moment go out as one chunk (one send, one write); pr
 out as it happens.
 """
 
+from collections.abc import AsyncIterator
+
 from api.errors import error_body
 from api.event_stream import Chunks, Last
-from api.jobs.wait import JobClient
 from api.openai.chat_answer import ChunkWriter, usage_of
 from common.answers import render
-from common.schemas import Completed, Failed, Progress, Reasoning
+from common.schemas import Completed, Failed, JobEvent, Progress, Reasoning
 
 PING_EVERY = 15.0
 
 
 async def chat_stream(
-    gateway: JobClient, job_id: str, writer: ChunkWriter, base_url: str, include_usage: bool
+    events: AsyncIterator[JobEvent | None], writer: ChunkWriter, base_url: str, include_usage: bool
 ) -> Chunks:
     """Role and "Queued", progress as reasoning, then the Markdown answer, stop, usage and
     [DONE] together; an error as a chunk before [DONE]."""
     yield writer.role() + writer.reasoning("⏳ Queued\n")
-    end = b""  # set by the job's last event: gateway.events ends with Completed or Failed
-    async for event in gateway.events(job_id, PING_EVERY):
+    end = b""  # set by the job's last event: the events end with Completed or Failed
+    async for event in events:
         match event:
             case None:
                 yield writer.PING

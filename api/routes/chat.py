@@ -12,7 +12,7 @@ from api.jobs.inputs import Inputs
 from api.jobs.uploads import MAX_JSON_BODY, decode_json, read_body
 from api.jobs.wait import JobClient, submission
 from api.openai.chat_answer import ChunkWriter, completion
-from api.openai.sse import chat_stream
+from api.openai.sse import PING_EVERY, chat_stream
 from api.openai.wire import ChatCompletion, ChatCompletionRequest
 from api.urls import public_base_url
 from common.errors import InvalidRequest, RequestTooLarge
@@ -70,10 +70,10 @@ async def chat_completions(
     if not data.stream:
         result = await gateway.run(job, request, **submitted)
         return Response(completion(f"chatcmpl-{job.id}", job.model, result, base_url))
-    job_id = await gateway.submit(job, **submitted)
+    job_id, events = await gateway.stream(job, PING_EVERY, **submitted)
     include_usage = data.stream_options is not None and data.stream_options.include_usage
     writer = ChunkWriter(f"chatcmpl-{job_id}", job.model, include_usage)
-    return EventStream(chat_stream(gateway, job_id, writer, base_url, include_usage))
+    return EventStream(chat_stream(events, writer, base_url, include_usage))
 
 
 def too_large_for_text() -> RequestTooLarge:

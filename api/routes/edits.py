@@ -13,7 +13,7 @@ from api.jobs.build import images_api_job, resolve_model
 from api.jobs.inputs import Inputs
 from api.jobs.uploads import read_edit_body
 from api.jobs.wait import JobClient, submission
-from api.openai.images_answer import images_response, images_stream
+from api.openai.images_answer import PING_EVERY, images_response, images_stream
 from api.openai.wire import ImagesResponse
 from api.urls import public_base_url
 from common.errors import InvalidRequest
@@ -60,8 +60,8 @@ async def images_edits(
         return tracked
     submitted = submission(request, identity)
     if data.stream:
-        job_id = await gateway.submit(tracked, **submitted)
-        return EventStream(images_stream(gateway, job_id, tracked, prefix="image_edit"))
+        _, events = await gateway.stream(tracked, PING_EVERY, **submitted)
+        return EventStream(images_stream(events, gateway.images, tracked, prefix="image_edit"))
     result = await gateway.run(tracked, request, **submitted)
     return Response(await images_response(result, gateway.images, base_url, response_format))
 

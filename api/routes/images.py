@@ -10,7 +10,7 @@ from api.event_stream import EventStream
 from api.jobs.background import track
 from api.jobs.build import images_api_job
 from api.jobs.wait import JobClient, submission
-from api.openai.images_answer import images_response, images_stream
+from api.openai.images_answer import PING_EVERY, images_response, images_stream
 from api.openai.wire import ImageGenerationRequest, ImagesResponse
 from api.urls import public_base_url
 from common.errors import InvalidRequest
@@ -45,8 +45,8 @@ async def images_generations(
     job = tracked
     submitted = submission(request, await request.body())
     if data.stream:
-        job_id = await gateway.submit(job, **submitted)
-        return EventStream(images_stream(gateway, job_id, job))
+        _, events = await gateway.stream(job, PING_EVERY, **submitted)
+        return EventStream(images_stream(events, gateway.images, job))
     result = await gateway.run(job, request, **submitted)
     answer = await images_response(
         result, gateway.images, public_base_url(request, settings), response_format

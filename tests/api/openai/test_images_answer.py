@@ -73,7 +73,9 @@ class ScriptedGateway:
 
 
 async def frames(script: list, prefix: str = "image_generation", timeout: float = 60):
-    stream = images_answer.images_stream(ScriptedGateway(script, timeout), "j", JOB, prefix)
+    gateway = ScriptedGateway(script, timeout)
+    events = gateway.events("j", images_answer.PING_EVERY)
+    stream = images_answer.images_stream(events, gateway.images, JOB, prefix)
     return await sent(stream)
 
 

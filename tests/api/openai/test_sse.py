@@ -36,9 +36,8 @@ class ScriptedGateway:
 
 
 async def chunks(events: list, timeout: float = 60) -> list[bytes]:
-    stream = sse.chat_stream(
-        ScriptedGateway(events, timeout), "job", ChunkWriter("chatcmpl-1", "m"), "http://h", False
-    )
+    followed = ScriptedGateway(events, timeout).events("job", sse.PING_EVERY)
+    stream = sse.chat_stream(followed, ChunkWriter("chatcmpl-1", "m"), "http://h", False)
     return await sent(stream)
 
 
