@@ -4,7 +4,7 @@ Each image passes through buffers of hundreds of kilobytes (a Redis reply, its b
 JSON around it), allocated and freed per request. By default glibc hands the top of its
 heap back to the kernel whenever half a megabyte of it is free, and the next request faults
 the same pages in again: measured here, 40 page faults per `b64_json` answer in the api,
-about 5 % of its CPU. Keeping up to TRIM_THRESHOLD free (and serving requests below
+about 7 % of its CPU there. Keeping up to TRIM_THRESHOLD free (and serving requests below
 MMAP_THRESHOLD from the heap, not from a mapping of their own) makes that none.
 """
 
