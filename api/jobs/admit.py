@@ -132,12 +132,13 @@ class Admission:
         record = job_record("generate", (encode(job),), score)
         meta = _meta(job, caller, now)
         inline = len(record) <= LUA_MAX_VALUE
+        record_key, ttl_ms = job_key(job.id), int(ttl_seconds * 1000)
         script_keys = [
             keys.rate_log(caller),
             self._redis.default_queue_name,
             keys.WORKERS,
             keys.WORKER_LOAD,
-            job_key(job.id),
+            record_key,
             keys.IMAGES_IN_FLIGHT,
             keys.IMAGES_STORED_RECENTLY,
             keys.IMAGES_IN_FLIGHT_BYTES,
@@ -160,14 +161,14 @@ class Admission:
             int(now) - STORED_HOLD,
             int(sampled_at != sampled),  # a new sample: recount the bytes in flight
             record if inline else b"",
-            int(ttl_seconds * 1000),
+            ttl_ms,
             *(record_args(meta, self._settings.image_expiration, now) if meta else ()),
         )
         if inline:
             verdict = await run_script(self._redis, _ADMIT, script_keys, *args)
         else:
             async with self._redis.pipeline(transaction=True) as pipe:
-                pipe.set(job_key(job.id), record, px=int(ttl_seconds * 1000))
+                pipe.set(record_key, record, px=ttl_ms)
                 queue_script(pipe, _ADMIT, script_keys, *args)
                 _, verdict = await pipe.execute()
         if verdict[0] != b"ok":
