@@ -167,34 +167,37 @@ async def _read_multipart(request: Request, content_type: str, limit: int) -> Ed
 
 
 class _Form:
-    """Collects parser events: file parts into their own buffers, text parts as fields."""
+    """Collects parser events: file parts into their own buffers, text parts as fields. A
+    part's pieces are joined once at its end (a 4 MB image is copied once, not per piece)."""
 
     def __init__(self) -> None:
         self.fields: dict[str, str] = {}
         self.images: list[Upload] = []
         self.mask: Upload | None = None
         self._part: MultipartSegment | None = None
-        self._data = bytearray()
+        self._pieces: list[bytes] = []
+        self._size = 0
 
     def take(self, event: MultipartSegment | bytes | None) -> None:
         if isinstance(event, MultipartSegment):
-            self._part, self._data = event, bytearray()
+            self._part, self._pieces, self._size = event, [], 0
         elif event is None:
             self._end()
         elif self._part is not None:
-            if not self._is_file(self._part) and len(self._data) + len(event) > MAX_TEXT_PART:
+            self._size += len(event)
+            if self._size > MAX_TEXT_PART and not self._is_file(self._part):
                 raise InvalidRequest(
                     f"the form field {self._part.name!r} is too long", param=self._part.name
                 )
-            self._data += event
+            self._pieces.append(event)
 
     @staticmethod
     def _is_file(part: MultipartSegment) -> bool:
         return part.name in (*IMAGE_PARTS, "mask")
 
     def _end(self) -> None:
-        part, data = self._part, self._data
-        self._part, self._data = None, bytearray()
+        part, data = self._part, b"".join(self._pieces)
+        self._part, self._pieces = None, []
         if part is None:
             return
         if not self._is_file(part):
@@ -205,7 +208,7 @@ class _Form:
         upload = (
             Upload(part.name, url=data.decode("utf-8", "replace").strip())
             if text.startswith((b"http://", b"https:/", b"data:"))
-            else Upload(part.name, data=bytes(data))
+            else Upload(part.name, data=data)
         )
         if part.name == "mask":
             self.mask = upload
