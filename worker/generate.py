@@ -40,9 +40,11 @@ REDIS_RETRY_AFTER = 5
 Settle = Callable[[Pipeline, str], None]
 
 
-async def generate(ctx: dict, payload: bytes) -> None:
+async def generate(ctx: dict, payload: GenerateJob | bytes) -> None:
+    """Run one job: its record holds the GenerateJob itself, or (queued by an earlier release,
+    or by arq's enqueue_job) the job's msgpack."""
     services: Services = ctx["services"]
-    job = decode_job(payload)
+    job = payload if isinstance(payload, GenerateJob) else decode_job(payload)
     token = request_id.set(job.request_id)
     started = time.perf_counter()
     settle = Settlement(ctx.get("settle"), ctx.get("settled"))

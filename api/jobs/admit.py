@@ -11,7 +11,7 @@ from redis.exceptions import ResponseError
 
 from common.config.types import Settings
 from common.errors import RateLimited, ServiceUnavailable
-from common.schemas import GenerateJob, encode
+from common.schemas import GenerateJob
 from common.store import keys
 from common.store.arq_compat import job_key, job_record, now_ms
 from common.store.images import STORED_HOLD, in_flight_member
@@ -129,7 +129,7 @@ class Admission:
         if high_water and used > high_water:  # full whatever is in flight: spare the script
             raise cache_full()
         score = now_ms()
-        record = job_record("generate", (encode(job),), score)
+        record = job_record("generate", (job,), score)
         meta = _meta(job, caller, now)
         inline = len(record) <= LUA_MAX_VALUE
         record_key, ttl_ms = job_key(job.id), int(ttl_seconds * 1000)

@@ -13,11 +13,13 @@ from collections.abc import Callable
 from typing import Any, cast
 
 import arq.worker
+import msgspec
 from arq.constants import in_progress_key_prefix, job_key_prefix, retry_key_prefix
-from arq.jobs import deserialize_job_raw, serialize_job
+from arq.jobs import DeserializationError, deserialize_job_raw, serialize_job
 from arq.utils import timestamp_ms
 from arq.worker import get_kwargs
 
+from common.schemas import GenerateJob
 from common.store.redis import job_deserializer, job_serializer
 
 # The prefix of a job's in-progress key: whoever sets it runs the job (imagegate's lease).
@@ -92,14 +94,34 @@ def job_record(function: str, args: tuple[Any, ...], enqueued_ms: int) -> bytes:
     return serialize_job(function, args, {}, None, enqueued_ms, serializer=job_serializer)
 
 
+class _Record(msgspec.Struct):
+    """A record as arq's serialize_job writes it, its arguments typed: a GenerateJob inside
+    (an edit's images with it) decodes straight from the record, its bytes copied once."""
+
+    f: str  # the function
+    a: tuple[GenerateJob | str | int | float | bool | None, ...]
+    k: dict[str, Any]
+    et: int  # enqueued, in ms
+    t: int | None = None  # the try arq's enqueue_job left, if any
+
+
+_read_record = msgspec.msgpack.Decoder(_Record).decode
+
+
 def read_job_record(record: bytes | memoryview) -> tuple[str, tuple[Any, ...], dict[str, Any], int]:
     """A job record as arq's run_job reads it: function name, args, kwargs, enqueued (ms).
     Raises arq's SerializationError on a record it cannot read."""
-    function, args, kwargs, _, enqueued_ms = deserialize_job_raw(
-        cast(bytes, record),  # msgspec's msgpack decoder reads any buffer
-        deserializer=job_deserializer,
-    )
-    return function, args, kwargs, enqueued_ms
+    try:
+        typed = _read_record(record)
+    except msgspec.ValidationError:  # other arguments (a record from before jobs rode inline)
+        function, args, kwargs, _, enqueued_ms = deserialize_job_raw(
+            cast(bytes, record),  # msgspec's msgpack decoder reads any buffer
+            deserializer=job_deserializer,
+        )
+        return function, tuple(args), kwargs, enqueued_ms
+    except msgspec.DecodeError as exc:
+        raise DeserializationError(f"unable to deserialize job: {exc}") from exc
+    return typed.f, typed.a, typed.k, typed.et
 
 
 def worker_kwargs(settings_class: type, **overrides: Any) -> dict[str, Any]:

@@ -32,7 +32,7 @@ async def test_a_picked_job_comes_with_its_record_and_try(redis):
     await redis.zadd(QUEUE, {"g1": 1})
     [job] = (await pick_up_due(redis, QUEUE, 1, 30, 100)).jobs
     assert (job.id, job.score, job.job_try) == ("g1", 1, 1)
-    assert read_job_record(job.record) == ("generate", [b"payload"], {}, 1234)
+    assert read_job_record(job.record) == ("generate", (b"payload",), {}, 1234)
     await redis.delete(lease_key("g1"))  # its worker died; the lease lapsed
     [again] = (await pick_up_due(redis, QUEUE, 1, 30, 100)).jobs
     assert again.job_try == 2
@@ -44,4 +44,4 @@ async def test_a_large_record_comes_whole(redis):
     await redis.set("arq:job:e1", job_record("generate", (images,), 1))
     await redis.zadd(QUEUE, {"e1": 1})
     [job] = (await pick_up_due(redis, QUEUE, 1, 30, 100)).jobs
-    assert read_job_record(job.record)[1] == [images] and job.job_try == 1
+    assert read_job_record(job.record)[1] == (images,) and job.job_try == 1

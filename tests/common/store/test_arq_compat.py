@@ -7,8 +7,9 @@ import inspect
 
 import arq.worker
 import pytest
-from arq.jobs import deserialize_job
+from arq.jobs import DeserializationError, deserialize_job, serialize_job
 
+from common.schemas import GenerateJob, encode
 from common.store import arq_compat
 from common.store.redis import job_deserializer
 from worker.loop import ImageWorker
@@ -54,6 +55,33 @@ def test_a_hand_built_record_reads_back_as_arq_reads_it():
         None,
         1.234,
     )
+
+
+EDIT = GenerateJob(
+    id="j1", request_id="r1", model="m", prompt="a cat", original="a cat", images=(b"\x89PNG" * 9,)
+)
+
+
+def test_a_job_rides_in_its_record_and_reads_back_whole():
+    """The job is encoded once, inside arq's record; the worker reads it back typed, and arq's
+    own reader (job info) still reads the record."""
+    record = arq_compat.job_record("generate", (EDIT,), 1234)
+    assert record == serialize_job("generate", (EDIT,), {}, None, 1234, serializer=encode)
+    assert arq_compat.read_job_record(record) == ("generate", (EDIT,), {}, 1234)
+    assert deserialize_job(record, deserializer=job_deserializer).args[0]["images"] == [
+        b"\x89PNG" * 9
+    ]
+
+
+def test_a_record_of_an_earlier_release_still_reads():
+    """Jobs queued before they rode inline carry their msgpack as bytes; other functions' args
+    are plain values."""
+    old = serialize_job("generate", (encode(EDIT),), {}, 3, 1, serializer=encode)
+    assert arq_compat.read_job_record(old) == ("generate", (encode(EDIT),), {}, 1)
+    delivery = arq_compat.job_record("deliver", ("j1", 2), 1)
+    assert arq_compat.read_job_record(delivery) == ("deliver", ("j1", 2), {}, 1)
+    with pytest.raises(DeserializationError):
+        arq_compat.read_job_record(b"\xc1 not msgpack")
 
 
 def test_the_keys_are_arqs(arq_worker):
