@@ -15,7 +15,7 @@ from common.config.dotenv import apply_env_file
 from common.config.load import LOG_FORMATS, LOG_LEVELS, ConfigError, load_settings
 from common.config.types import Settings
 from common.logs import configure
-from imagegate.heap import keep_freed_memory
+from imagegate.heap import freeze_startup_objects, keep_freed_memory
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -97,6 +97,7 @@ def _command(args: argparse.Namespace, settings: Settings) -> int:
         return 0 if asyncio.run(processes.worker_is_alive(settings)) else 1
     run = {"api": processes.run_api, "worker": processes.run_worker, "serve": processes.serve}
     keep_freed_memory()
+    freeze_startup_objects()
     try:
         return uvloop.run(run[args.command](settings))
     except processes.CannotListen as exc:
