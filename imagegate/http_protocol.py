@@ -11,6 +11,9 @@ Each response's head goes out with its first body bytes, in one writev: uvicorn 
 head alone, and every write to a loopback socket delivers its bytes and wakes the reader at
 once, so a head of its own cost both sides a wake-up per response.
 
+A request's body is kept as the pieces it came in: uvicorn appends each to a bytearray and
+copies that again to hand it over, two copies of every byte of a 4 MB upload.
+
 A request answered before its body was read whole (a 401 from a guard) leaves uvicorn reading
 and dropping the rest, and each piece cancels its keep-alive timer: a client trickling that
 body held the connection forever. Such a connection is closed at REQUEST_BODY_TIMEOUT from the
@@ -77,6 +80,11 @@ class _BoundedHttpTools(HttpToolsProtocol):
         self._body_due = 0.0
         self._body_done = True
         self._expect_headers()
+
+    def on_body(self, body: bytes) -> None:
+        if type(self.cycle.body) is bytearray:  # uvicorn's own: new, or emptied when handed over
+            self.cycle.body = _Pieces()  # type: ignore[assignment]
+        super().on_body(body)
 
     def _expect_headers(self) -> None:
         self._reading_headers = True
@@ -156,6 +164,28 @@ class _BoundedHttpTools(HttpToolsProtocol):
         if not self.transport.is_closing():
             self.transport.write(answer)
             self.transport.close()
+
+
+class _Pieces:
+    """What uvicorn's cycle does with a body, `body += piece`, `len(body)` and `bytes(body)`,
+    on a list of pieces: they are joined once, and a lone piece is handed over as it came."""
+
+    __slots__ = ("_pieces", "_size")
+
+    def __init__(self) -> None:
+        self._pieces: list[bytes] = []
+        self._size = 0
+
+    def __iadd__(self, piece: bytes) -> "_Pieces":
+        self._pieces.append(piece)
+        self._size += len(piece)
+        return self
+
+    def __len__(self) -> int:
+        return self._size
+
+    def __bytes__(self) -> bytes:
+        return b"".join(self._pieces)
 
 
 class _HeadWithBody(asyncio.Transport):

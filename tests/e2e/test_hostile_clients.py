@@ -1,6 +1,7 @@
 """Hostile clients against the real api process: huge headers, slow headers, slow bodies, wrong
 keys in bulk. Each ends bounded, and the next honest request is served."""
 
+import base64
 import contextlib
 import io
 import json
@@ -217,7 +218,10 @@ def test_a_large_body_sent_fast_is_served(gateway):
         timeout=60,
     )
     assert answer.status_code == 200, answer.text[:200]
-    assert answer.json()["data"][0]["b64_json"]
+    edited = Image.open(io.BytesIO(base64.b64decode(answer.json()["data"][0]["b64_json"])))
+    assert edited.size == noise.size  # the placeholder draws its label over the input...
+    for corner in ((3, 3), (2044, 3), (3, 2044), (2044, 2044)):  # ...whose every piece came
+        assert edited.convert("RGB").getpixel(corner) == noise.getpixel(corner)
 
 
 async def test_wrong_keys_in_bulk_are_throttled_per_address(start_gateway):
