@@ -99,6 +99,29 @@ async def test_an_outage_is_a_connection_error_and_then_it_reconnects():
         server.stop()
 
 
+async def test_a_value_cut_off_midway_is_a_connection_error_never_its_part():
+    """The buffer a value lands in is not zeroed first: only a whole value may be handed over."""
+
+    async def cut_off(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await reader.readuntil(b"imagegate-image-reader\r\n")  # CLIENT SETNAME
+        writer.write(b"+OK\r\n")
+        await reader.readuntil(b"$1\r\nk\r\n")  # GET k
+        writer.write(b"$1000000\r\n" + b"v" * 300_000)  # 30 % of the value, then gone
+        await writer.drain()
+        writer.close()
+
+    fake = await asyncio.start_server(cut_off, "127.0.0.1", 0)
+    port = fake.sockets[0].getsockname()[1]
+    reader = reader_of(f"redis://127.0.0.1:{port}")
+    try:
+        with pytest.raises(ConnectionError):
+            await reader.execute("GET", "k")
+    finally:
+        await reader.close()
+        fake.close()
+        await fake.wait_closed()
+
+
 async def test_a_cancelled_request_closes_its_connection(server):
     client = sync_redis.Redis(port=server.port)
     reader = reader_of(server.url, timeout=30)
