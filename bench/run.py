@@ -4,6 +4,8 @@ Run it with bench/run.sh, which installs what a clean machine lacks first (LiteL
 """
 
 import asyncio
+import os
+import platform
 import random
 import re
 import shutil
@@ -186,6 +188,8 @@ def main() -> None:
         if name in ALONE:
             rows += _timed(name, ALONE[name])
     table = [
+        machine(),
+        "",
         "| measure | route | imagegate | reference | ratio | target |",
         "|---|---|---|---|---|---|",
         *(
@@ -197,6 +201,21 @@ def main() -> None:
     results = Path(__file__).parent / "results"
     results.mkdir(exist_ok=True)
     (results / "latest.md").write_text("\n".join(table) + "\n")
+
+
+def machine() -> str:
+    """The machine a table came from: absolute numbers move with it (a 2.0 GHz Xeon VM ran
+    imagegate and LiteLLM alike about twice as slow as an EPYC one), ratios much less."""
+    cpuinfo = Path("/proc/cpuinfo").read_text() if Path("/proc/cpuinfo").exists() else ""
+    model = re.search(r"^model name\s*:\s*(.+)$", cpuinfo, re.MULTILINE)
+    redis_version = subprocess.run(
+        ["redis-server", "--version"], capture_output=True, text=True, check=False
+    ).stdout.split()
+    found = [word for word in redis_version if word.startswith("v=")]
+    return (
+        f"Machine: {model.group(1) if model else platform.machine()}, {os.cpu_count()} CPUs; "
+        f"Python {platform.python_version()}; Redis {found[0][2:] if found else 'unknown'}."
+    )
 
 
 def _timed(name: str, scenario, *args) -> list[Row]:
