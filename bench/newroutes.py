@@ -38,9 +38,7 @@ def streamed_generations(c: Contenders) -> list[Row]:
             f"≤ 3 ms added: {side._judge((ttfe - direct) * 1000, 3, True)}",
         )
     ]
-    busy = side._interleaved(
-        c, route, lambda call: load.concurrent(call, 32, scaled(200)), rounds=3, cpu=True
-    )
+    busy = side.busy(c, route)
     return rows + [side._cpu_row(route.name, busy["imagegate"], busy.get("litellm"))]
 
 
