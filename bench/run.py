@@ -25,6 +25,7 @@ from bench.processes import Stack, rss_mb
 from bench.side import Row, scaled
 from common.store.images import RedisImageStore
 from common.store.redis import connect
+from imagegate.redis_server import redis_server_binary
 from worker.render.png import encode_png
 from worker.upstream.sniff import sniff
 
@@ -204,14 +205,17 @@ def main() -> None:
 
 
 def machine() -> str:
-    """The machine a table came from: absolute numbers move with it (a 2.0 GHz Xeon VM ran
-    imagegate and LiteLLM alike about twice as slow as an EPYC one), ratios much less."""
+    """The machine a table came from: absolute numbers move with it (a 2.0 GHz Xeon VM took
+    1.5-2x the CPU and time of an EPYC one, LiteLLM's included), ratios much less."""
     cpuinfo = Path("/proc/cpuinfo").read_text() if Path("/proc/cpuinfo").exists() else ""
     model = re.search(r"^model name\s*:\s*(.+)$", cpuinfo, re.MULTILINE)
-    redis_version = subprocess.run(
-        ["redis-server", "--version"], capture_output=True, text=True, check=False
-    ).stdout.split()
-    found = [word for word in redis_version if word.startswith("v=")]
+    binary = redis_server_binary()
+    version = (
+        subprocess.run([binary, "--version"], capture_output=True, text=True, check=False)
+        if binary
+        else None
+    )
+    found = [word for word in (version.stdout.split() if version else []) if word.startswith("v=")]
     return (
         f"Machine: {model.group(1) if model else platform.machine()}, {os.cpu_count()} CPUs; "
         f"Python {platform.python_version()}; Redis {found[0][2:] if found else 'unknown'}."
