@@ -210,15 +210,15 @@ def machine() -> str:
     cpuinfo = Path("/proc/cpuinfo").read_text() if Path("/proc/cpuinfo").exists() else ""
     model = re.search(r"^model name\s*:\s*(.+)$", cpuinfo, re.MULTILINE)
     binary = redis_server_binary()
-    version = (
-        subprocess.run([binary, "--version"], capture_output=True, text=True, check=False)
+    words = (
+        subprocess.run([binary, "--version"], capture_output=True, text=True).stdout.split()
         if binary
-        else None
+        else []
     )
-    found = [word for word in (version.stdout.split() if version else []) if word.startswith("v=")]
+    redis_version = next((word[2:] for word in words if word.startswith("v=")), "unknown")
     return (
         f"Machine: {model.group(1) if model else platform.machine()}, {os.cpu_count()} CPUs; "
-        f"Python {platform.python_version()}; Redis {found[0][2:] if found else 'unknown'}."
+        f"Python {platform.python_version()}; Redis {redis_version}."
     )
 
 
