@@ -10,12 +10,13 @@ from typing import Any, TypeVar, cast
 
 import msgspec
 from arq.connections import ArqRedis
-from redis.asyncio import BlockingConnectionPool, ConnectionPool, Redis
+from redis.asyncio import ConnectionPool, Redis
 from redis.asyncio.client import Pipeline, PubSub
-from redis.asyncio.sentinel import Sentinel, SentinelConnectionPool
+from redis.asyncio.sentinel import Sentinel
 from redis.exceptions import RedisError
 
 from common.config.types import Settings
+from common.store.redis_pool import QueueingPool, QueueingSentinelPool
 
 log = logging.getLogger("imagegate.redis")
 
@@ -45,13 +46,14 @@ def arq_client(pool: ConnectionPool) -> ArqRedis:
 def connect(
     url: str, *, command_timeout: float | None = COMMAND_TIMEOUT, max_connections: int = 64
 ) -> ArqRedis:
-    """A client whose requests wait for a free connection rather than fail when all are busy.
+    """A client whose requests wait for a free connection rather than fail when all are busy
+    (for as long as Redis answers: QueueingPool).
 
     `command_timeout` bounds each command (the api answers 503 within two seconds when Redis
     hangs). None drops it (the worker): redis-py arms a timer around every reply otherwise,
     which costs more than the command on a busy worker; keepalive still finds a dead peer.
     """
-    pool = BlockingConnectionPool.from_url(
+    pool = QueueingPool.from_url(
         url,
         socket_connect_timeout=CONNECT_TIMEOUT,
         socket_timeout=command_timeout,
@@ -59,7 +61,7 @@ def connect(
         socket_keepalive_options=_KEEPALIVE,
         health_check_interval=15,
         max_connections=max_connections,
-        timeout=COMMAND_TIMEOUT,  # the longest a request waits for a free connection
+        timeout=COMMAND_TIMEOUT,  # the longest a request waits while no connection comes back
     )
     return arq_client(pool)
 
@@ -89,7 +91,9 @@ def connect_to(settings: Settings, *, command_timeout: float | None = COMMAND_TI
         },
         **options,
     )
-    pool = SentinelConnectionPool(spec.master, manager, max_connections=64, **options)
+    pool = QueueingSentinelPool(
+        spec.master, manager, max_connections=64, timeout=COMMAND_TIMEOUT, **options
+    )
     return arq_client(pool)
 
 

@@ -1,0 +1,88 @@
+"""The clients' connection pools: a command waits for a free connection for as long as Redis
+answers, and no longer; through Sentinel as without."""
+
+import asyncio
+import os
+import signal
+import time
+from collections.abc import Iterator
+
+import pytest
+from redis.asyncio import Redis
+from redis.exceptions import ConnectionError, TimeoutError
+
+from common.config.load import load_settings
+from common.store.redis import connect_to
+from common.store.redis_pool import QueueingPool
+from imagegate.redis_server import RedisProcess
+from tests.servers import SentinelGroup
+
+pytestmark = pytest.mark.asyncio
+
+# Holds Redis for ARGV[1] microseconds: a command that is slow at the server.
+BUSY = """
+local t = redis.call('TIME')
+local start = t[1] * 1000000 + t[2]
+repeat t = redis.call('TIME') until t[1] * 1000000 + t[2] - start >= tonumber(ARGV[1])
+return 1
+"""
+
+
+async def test_a_queue_longer_than_the_timeout_waits_while_redis_answers(redis_server):
+    pool = QueueingPool.from_url(redis_server.url, max_connections=2, timeout=0.3)
+    client = Redis(connection_pool=pool)
+    try:
+        started = time.monotonic()
+        # 24 commands of 50 ms on two connections: the last waits about 0.6 s for its turn.
+        done = await asyncio.gather(*(client.eval(BUSY, 0, 50_000) for _ in range(24)))
+        assert done == [1] * 24
+        assert time.monotonic() - started > 0.5
+    finally:
+        await client.aclose()
+
+
+@pytest.fixture
+def paused_redis() -> Iterator[RedisProcess]:
+    with RedisProcess() as server:
+        yield server
+        os.kill(server._process.pid, signal.SIGCONT)
+
+
+async def test_a_hung_redis_fails_the_waiting_commands_within_the_timeout(paused_redis):
+    pool = QueueingPool.from_url(
+        paused_redis.url, max_connections=1, timeout=0.3, socket_timeout=0.3
+    )
+    client = Redis(connection_pool=pool)
+    try:
+        await client.ping()
+        os.kill(paused_redis._process.pid, signal.SIGSTOP)
+        started = time.monotonic()
+        outcomes = await asyncio.gather(*(client.ping() for _ in range(6)), return_exceptions=True)
+        elapsed = time.monotonic() - started
+        assert all(isinstance(outcome, ConnectionError | TimeoutError) for outcome in outcomes)
+        assert elapsed < 1.5
+    finally:
+        os.kill(paused_redis._process.pid, signal.SIGCONT)
+        await client.aclose()
+
+
+@pytest.fixture
+def group() -> Iterator[SentinelGroup]:
+    with SentinelGroup() as group:
+        yield group
+
+
+async def test_through_sentinel_a_command_past_the_pool_waits_its_turn(group):
+    client = connect_to(load_settings({"REDIS_SENTINELS": group.sentinels}))
+    pool = client.connection_pool
+    held = [await pool.get_connection() for _ in range(pool.max_connections)]
+    try:
+        ping = asyncio.ensure_future(client.ping())
+        await asyncio.sleep(0.3)
+        assert not ping.done()  # waiting, not refused
+        await pool.release(held.pop())
+        assert await asyncio.wait_for(ping, 2) is True
+    finally:
+        for connection in held:
+            await pool.release(connection)
+        await client.aclose()
