@@ -36,7 +36,8 @@ class QueueingPool(ConnectionPool):
                 if left <= 0:
                     raise ConnectionError("No connection available.")
                 with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._turns.wait(), left)
+                    async with asyncio.timeout(left):
+                        await self._turns.wait()
             connection = self.get_available_connection()
         try:
             await self.ensure_connection(connection)
