@@ -154,7 +154,9 @@ async def _background(
         record = await gateway.jobs.load(job.id)
     if record is None:
         raise ServiceUnavailable("the job's record vanished; Redis lost its data", retry_after=5)
-    if record.status == "succeeded" and record.result is not None:
+    # Only a client that asked to wait gets the route's answer: respond-async alone is 202 even
+    # when an instant upstream ended the job before this answer was made.
+    if wait and record.status == "succeeded" and record.result is not None:
         return Response(content=record.result, media_type="application/json", status_code=200)
     if record.status == "failed" and isinstance(end, Failed):
         raise JobFailed(end.error)  # as a waiting client would have had it
