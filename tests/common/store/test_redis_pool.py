@@ -43,9 +43,9 @@ async def test_a_queue_longer_than_the_timeout_waits_while_redis_answers(redis_s
 
 @pytest.fixture
 def paused_redis() -> Iterator[RedisProcess]:
+    """A Redis of the test's own: the test stops it with SIGSTOP (and wakes it after)."""
     with RedisProcess() as server:
         yield server
-        os.kill(server._process.pid, signal.SIGCONT)
 
 
 async def test_a_hung_redis_fails_the_waiting_commands_within_the_timeout(paused_redis):
