@@ -227,6 +227,8 @@ class ImageWorker(Worker):
                 async with subscription(
                     self.pool, keys.WAKE_CHANNEL, keys.CANCEL_CHANNEL
                 ) as pubsub:
+                    # A job enqueued before this subscription took hold woke nobody: look now.
+                    self._wake.set()
                     while not self._stopping:
                         message = await pubsub.get_message(
                             ignore_subscribe_messages=True, timeout=1

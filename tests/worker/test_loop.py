@@ -1,6 +1,7 @@
 """The worker loop: woken by the api's signal rather than by polling, and announcing itself."""
 
 import asyncio
+import contextlib
 
 import pytest
 from arq.worker import func
@@ -113,5 +114,42 @@ async def test_a_delivery_runs_once_and_leaves_its_queue(redis, monkeypatch, que
         while await redis.zcard(queue):
             await asyncio.sleep(0.01)
     assert not await redis.exists(*bookkeeping_keys(delivery))
+    task.cancel()
+    await worker.close()
+
+
+async def test_a_job_enqueued_before_the_worker_listens_still_starts(redis, monkeypatch):
+    """A wake-up published before the worker's subscription took hold reaches nobody: the worker
+    looks at the queue once it listens, instead of at its safety-net poll."""
+    monkeypatch.setattr(runner, "IDLE_POLL", 600.0)
+    subscribe, enqueued = runner.subscription, asyncio.Event()
+
+    @contextlib.asynccontextmanager
+    async def late_subscription(*args):
+        await enqueued.wait()
+        async with subscribe(*args) as pubsub:
+            yield pubsub
+
+    monkeypatch.setattr(runner, "subscription", late_subscription)
+    started: asyncio.Queue[str] = asyncio.Queue()
+
+    async def generate(ctx, payload):
+        await started.put(payload)
+
+    worker = ImageWorker(
+        functions=[func(generate, name="generate")],
+        redis_pool=redis,
+        handle_signals=False,
+        keep_result=0,
+        job_serializer=job_serializer,
+        job_deserializer=job_deserializer,
+    )
+    task = asyncio.create_task(worker.async_run())
+    while await redis.zscore(keys.WORKERS, worker.worker_id) is None:
+        await asyncio.sleep(0.01)  # its first look at the queue is over
+    await redis.enqueue_job("generate", "early")
+    await redis.publish(keys.WAKE_CHANNEL, b"")  # nobody listens yet
+    enqueued.set()
+    assert await asyncio.wait_for(started.get(), 5) == "early"
     task.cancel()
     await worker.close()
