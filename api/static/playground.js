@@ -41,9 +41,12 @@ async function errorMessage(response) {
   }
 }
 
-function showError(message) {
+/** Show `message` in the alert, or hide it when empty. `from` names the step that showed it:
+ * the model list, refreshed in the background, clears only a message of its own. */
+function showError(message, from = "generate") {
   $("error").textContent = message;
   $("error").hidden = !message;
+  $("error").dataset.from = from;
 }
 
 async function loadModels() {
@@ -52,10 +55,10 @@ async function loadModels() {
   if (!response?.ok) {
     // The names the page came with stay; before any key is typed a 401 is expected, and the
     // hint below the field already says so.
-    if (keyInput.value.trim()) showError(response ? await errorMessage(response) : "the gateway cannot be reached");
+    if (keyInput.value.trim()) showError(response ? await errorMessage(response) : "the gateway cannot be reached", "models");
     return;
   }
-  showError("");
+  if ($("error").dataset.from === "models") showError("", "models");
   const { data } = await response.json();
   modelSelect.replaceChildren(...data.map((model) => new Option(model.id, model.id)));
   if (data.some((model) => model.id === chosen)) modelSelect.value = chosen;

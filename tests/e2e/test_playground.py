@@ -194,6 +194,26 @@ def test_an_upstream_failure_shows_its_message(start_gateway, openai_upstream, p
     expect(page.locator("#result")).to_be_hidden()
 
 
+def test_a_model_list_arriving_late_leaves_the_failure_shown(
+    start_gateway, openai_upstream, page: Page
+):
+    """The page refreshes its model list in the background; an answer that lands after a
+    failed generation must not wipe that failure's message."""
+    server, _ = openai_upstream
+    gateway = start_gateway(openai_env(server.url, keys="sk-upstream-500"))
+    held = []
+    page.route("**/v1/models", lambda route: held.append(route))
+    with page.expect_request("**/v1/models"):  # asked for, and held unanswered
+        page.goto(f"{gateway.url}/#key={GATEWAY_KEY}")
+    generate(page, "a red fox")
+    expect(page.get_by_role("alert")).to_contain_text("image-gen-1")
+    late = {"object": "list", "data": [{"id": "flux-dev"}, {"id": "late-model"}]}
+    for route in held:
+        route.fulfill(json=late)
+    expect(page.locator("#model option")).to_have_text(["flux-dev", "late-model"])
+    expect(page.get_by_role("alert")).to_contain_text("image-gen-1")
+
+
 def test_an_enhanced_prompt_and_the_llms_reasoning_are_shown(start_gateway, llm, page: Page):
     env = {
         "ENHANCE_OPENAI_API_KEY": "sk-llm-good",
