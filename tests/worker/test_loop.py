@@ -15,6 +15,19 @@ from worker.loop import ImageWorker
 pytestmark = pytest.mark.asyncio
 
 
+def worker_of(redis, job, **options) -> ImageWorker:
+    """A worker of `job` alone, on the test's Redis, as imagegate builds one."""
+    return ImageWorker(
+        functions=[func(job, name=job.__name__)],
+        redis_pool=redis,
+        handle_signals=False,
+        keep_result=0,
+        job_serializer=job_serializer,
+        job_deserializer=job_deserializer,
+        **options,
+    )
+
+
 @pytest.fixture
 async def worker(redis, monkeypatch):
     # A safety-net poll of ten minutes: anything picked up within the test was woken up.
@@ -24,14 +37,7 @@ async def worker(redis, monkeypatch):
     async def generate(ctx, payload):
         await started.put(payload)
 
-    worker = ImageWorker(
-        functions=[func(generate, name="generate")],
-        redis_pool=redis,
-        handle_signals=False,
-        keep_result=0,
-        job_serializer=job_serializer,
-        job_deserializer=job_deserializer,
-    )
+    worker = worker_of(redis, generate)
     task = asyncio.create_task(worker.async_run())
     await asyncio.sleep(0.3)  # let it reach its idle wait
     yield worker, started
@@ -63,15 +69,7 @@ async def test_a_job_left_waiting_for_a_slot_starts_when_one_frees(redis, monkey
         started.append(payload)
         await release.wait()
 
-    worker = ImageWorker(
-        functions=[func(generate, name="generate")],
-        redis_pool=redis,
-        handle_signals=False,
-        keep_result=0,
-        max_jobs=1,
-        job_serializer=job_serializer,
-        job_deserializer=job_deserializer,
-    )
+    worker = worker_of(redis, generate, max_jobs=1)
     task = asyncio.create_task(worker.async_run())
     await asyncio.sleep(0.3)
     await redis.enqueue_job("generate", "first")
@@ -97,14 +95,7 @@ async def test_a_delivery_runs_once_and_leaves_its_queue(redis, monkeypatch, que
     async def deliver_webhook(ctx, job_id, attempt):
         await delivered.put(job_id)
 
-    worker = ImageWorker(
-        functions=[func(deliver_webhook, name="deliver_webhook")],
-        redis_pool=redis,
-        handle_signals=False,
-        keep_result=0,
-        job_serializer=job_serializer,
-        job_deserializer=job_deserializer,
-    )
+    worker = worker_of(redis, deliver_webhook)
     task = asyncio.create_task(worker.async_run())
     delivery = keys.webhook_delivery("j1", 1)
     await redis.enqueue_job("deliver_webhook", "j1", 1, _job_id=delivery, _queue_name=queue)
@@ -136,14 +127,7 @@ async def test_a_job_enqueued_before_the_worker_listens_still_starts(redis, monk
     async def generate(ctx, payload):
         await started.put(payload)
 
-    worker = ImageWorker(
-        functions=[func(generate, name="generate")],
-        redis_pool=redis,
-        handle_signals=False,
-        keep_result=0,
-        job_serializer=job_serializer,
-        job_deserializer=job_deserializer,
-    )
+    worker = worker_of(redis, generate)
     task = asyncio.create_task(worker.async_run())
     while await redis.zscore(keys.WORKERS, worker.worker_id) is None:
         await asyncio.sleep(0.01)  # its first look at the queue is over
