@@ -75,9 +75,7 @@ def edits(c: Contenders) -> list[Row]:
         lite = Call(f"{c.proxy.url}/v1/images/edits", {**c.proxy.headers, **upload}, raw=body)
         lite = None if side.probe(lite) else lite
     route = calls.Route("images/edits, 4 MB", mine, lite, direct)
-    runs = side._interleaved(
-        c, route, lambda call: load.sequential(call, scaled(30)), rounds=3, cpu=True
-    )
+    runs = side._interleaved(c, route, lambda call: load.sequential(call, scaled(30)), rounds=3)
     added = runs["imagegate"].p50 - runs["direct"].p50
     lite_note = f"; LiteLLM {ms(runs['litellm'].p50 - runs['direct'].p50)}" if lite else ""
     return [
