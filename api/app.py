@@ -32,6 +32,7 @@ from api.routes.jobs import cancel_job, get_job, job_events, list_jobs
 from api.routes.metrics import metrics_page
 from api.routes.models import get_model, list_models
 from common.config.types import Settings
+from common.http_client import CookielessClient
 from common.store.bulk_reader import BulkReader
 from common.store.events import EventHub
 from common.store.images import image_store
@@ -69,8 +70,9 @@ def _resources(settings: Settings, redis: ArqRedis | None):
         app.state.redis = client
         app.state.images = image_store(settings, client, reader)
         app.state.gateway = JobClient(client, hub, settings, app.state.images)
-        # For the input images of edits given as URLs (api/jobs/inputs.py).
-        app.state.http = httpx.AsyncClient(timeout=httpx.Timeout(30.0, connect=10.0))
+        # For the input images of edits given as URLs (api/jobs/inputs.py), keeping no cookies
+        # from one caller's fetch for the next.
+        app.state.http = CookielessClient(timeout=httpx.Timeout(30.0, connect=10.0))
         try:
             yield
         finally:

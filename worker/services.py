@@ -4,11 +4,11 @@ from typing import NamedTuple
 
 import httpx
 from arq.constants import default_queue_name as ARQ_QUEUE
-from httpx_aiohttp import AiohttpTransport
 from httpx_aiohttp.transport import AiohttpResponseStream
 from redis.asyncio import Redis
 
 from common.config.types import Settings
+from common.http_client import CookielessAiohttpTransport, CookielessClient
 from common.store.events import EventLog
 from common.store.images import ImageStore, image_store
 from common.store.jobs import JobStore
@@ -26,30 +26,6 @@ class Services(NamedTuple):
     jobs: JobStore
 
 
-class _Jarless(httpx.Cookies):
-    """A cookie jar that keeps nothing."""
-
-    def extract_cookies(self, response: httpx.Response) -> None:
-        return None
-
-
-class UpstreamClient(httpx.AsyncClient):
-    """The one client of every upstream call and webhook, keeping no cookies: one key's answer
-    must not hand a session to the next key's request (a shared jar would), and parsing
-    Set-Cookie through urllib's shims cost about a tenth of each call's CPU."""
-
-    @property
-    def cookies(self) -> httpx.Cookies:
-        return _NO_COOKIES
-
-    @cookies.setter
-    def cookies(self, cookies: object) -> None:
-        return None
-
-
-_NO_COOKIES = _Jarless()
-
-
 # httpx-aiohttp hands a body on in 16 KB chunks, each through four async generators: an image
 # answer is read whole anyway (worker/upstream/bodies.py caps it), so in pieces of up to a megabyte.
 AiohttpResponseStream.CHUNK_SIZE = 1 << 20
@@ -64,7 +40,7 @@ def build_services(
     limits = httpx.Limits(
         max_connections=settings.worker_concurrency * 2, max_keepalive_connections=64
     )
-    http = UpstreamClient(
+    http = CookielessClient(
         # Each attempt as a whole is bounded by the failover loop (the provider's own timeout,
         # the job's deadline); this is a backstop that never cuts an attempt short.
         timeout=httpx.Timeout(_longest_timeout(settings), connect=settings.connect_timeout),
@@ -72,7 +48,7 @@ def build_services(
         # Only what worker/upstream/bodies.py inflates under its cap; httpx adds br and zstd when
         # their packages happen to be installed.
         headers={"Accept-Encoding": ACCEPT_ENCODING},
-        transport=transport or AiohttpTransport(limits=limits),
+        transport=transport or CookielessAiohttpTransport(limits=limits),
     )
     return Services(
         settings=settings,

@@ -5,9 +5,12 @@ import base64
 import httpx
 import pytest
 from aiohttp import web
+from litestar.testing import AsyncTestClient
 
+from api.app import create_app
 from api.jobs.inputs import MAX_IMAGE_BYTES, Inputs, image_size
 from api.jobs.uploads import Upload
+from common.config.load import load_settings
 from common.errors import InvalidRequest
 from tests.fakes.server import FakeServer
 from worker.render.png import solid_png
@@ -22,6 +25,10 @@ def _app() -> web.Application:
     async def hop(request):
         raise web.HTTPFound(request.query["to"])
 
+    async def with_session(_):
+        headers = {"Set-Cookie": "session=caller-one; Path=/"}
+        return web.Response(body=PNG, content_type="image/png", headers=headers)
+
     async def huge(_):
         return web.Response(body=PNG + bytes(MAX_IMAGE_BYTES), content_type="image/png")
 
@@ -29,6 +36,7 @@ def _app() -> web.Application:
     app.router.add_get("/a.png", image)
     app.router.add_get("/hop", hop)
     app.router.add_get("/huge.png", huge)
+    app.router.add_get("/session.png", with_session)
     return app
 
 
@@ -87,6 +95,24 @@ async def test_other_schemes_and_expired_own_images_are_refused(server):
     assert "http(s)" in await refused(server, "file:///etc/passwd")
     assert "expired" in await refused(server, "http://gateway.test/image/" + "a" * 32 + ".png")
     assert "expired" in await refused(server, "/image/" + "b" * 32)
+
+
+async def test_the_apps_client_keeps_no_cookie_from_one_callers_fetch_for_the_next(
+    server, redis_server
+):
+    # A named host: the jar would keep no cookie for a bare address.
+    port = int(server.url.rsplit(":", 1)[1])
+    url = f"http://localhost:{port}/session.png"
+
+    async def allowed(host: str, to_port: int) -> bool:
+        return (host, to_port) == ("localhost", port)
+
+    settings = load_settings({"REDIS_URL": redis_server.url, "GATEWAY_API_KEY": "ig-test-key"})
+    async with AsyncTestClient(create_app(settings)) as app:
+        fetches = Inputs(app.app.state.http, _NoCache(), "http://gateway.test", allowed)
+        for caller in ("one", "two"):
+            assert await fetches.load(Upload(f"images[0].image_url ({caller})", url=url)) == PNG
+    assert [r.headers.get("cookie") for r in server.requests_to("/session.png")] == [None, None]
 
 
 async def test_data_uris_decode_or_are_400(server):
