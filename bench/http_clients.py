@@ -1,11 +1,12 @@
-"""CPU per upstream call: the worker's client (httpx over httpx-aiohttp, called as the
-adapters call it, through worker/upstream/http.post_json) against aiohttp alone, on the
-benchmark's fake upstream (one 262 KB `b64_json` answer), alternated round by round.
+"""CPU per upstream call on the benchmark's fake upstream (one 262 KB `b64_json` answer),
+alternated round by round: the worker's call as adapters make it (worker/upstream/http.py
+post_json, straight to the client's aiohttp session), the same POST through the client's
+httpx API (over httpx-aiohttp, as every call went before), and aiohttp alone.
 
     python -m bench.http_clients
 
-The difference is what the httpx layer costs a job: its request and response models, its
-send chain and its stream wrappers, over the same aiohttp connection pool."""
+The second less the first is what the httpx layer cost each job: its request and response
+models, its send chain and its stream wrappers, over the same aiohttp connection pool."""
 
 import asyncio
 import statistics
@@ -19,7 +20,8 @@ import uvloop
 
 from bench import calls
 from bench.processes import Upstream
-from common.http_client import CookielessAiohttpTransport, CookielessClient
+from worker.upstream.bodies import read_capped
+from worker.upstream.client import UpstreamClient
 from worker.upstream.http import post_json
 
 CALLS = 2000
@@ -29,14 +31,29 @@ AUTH = {"Authorization": "Bearer sk-bench"}
 Call = Callable[[], Awaitable[bytes]]
 
 
-async def _httpx(url: str, concurrency: int) -> float:
-    transport = CookielessAiohttpTransport(limits=httpx.Limits(max_connections=64))
-    async with CookielessClient(transport=transport, timeout=30) as client:
+async def _post_json(url: str, concurrency: int) -> float:
+    async with _client() as client:
 
         async def call() -> bytes:
             return (await post_json(client, url, calls.UPSTREAM, headers=AUTH))[1]
 
         return await _cpu_per_call(call, concurrency)
+
+
+async def _httpx(url: str, concurrency: int) -> float:
+    body = msgspec.json.encode(calls.UPSTREAM)
+    headers = {**AUTH, "Content-Type": "application/json"}
+    async with _client() as client:
+
+        async def call() -> bytes:
+            async with client.stream("POST", url, content=body, headers=headers) as answer:
+                return await read_capped(answer)
+
+        return await _cpu_per_call(call, concurrency)
+
+
+def _client() -> UpstreamClient:
+    return UpstreamClient(limits=httpx.Limits(max_connections=64), timeout=httpx.Timeout(30))
 
 
 async def _aiohttp(url: str, concurrency: int) -> float:
@@ -68,7 +85,11 @@ async def _cpu_per_call(call: Call, concurrency: int) -> float:
 def main() -> None:
     upstream = Upstream()
     url = f"{upstream.url}/v1/images/generations"
-    clients = {"httpx over httpx-aiohttp (the worker's)": _httpx, "aiohttp alone": _aiohttp}
+    clients = {
+        "post_json (the worker's, on aiohttp's session)": _post_json,
+        "the same POST through httpx over httpx-aiohttp": _httpx,
+        "aiohttp alone": _aiohttp,
+    }
     try:
         print("| client | concurrency | CPU per call, median of rounds (min–max) |")
         print("|---|---|---|")

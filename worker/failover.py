@@ -20,6 +20,7 @@ from common.config.types import ProviderSpec, Settings
 from common.errors import ContentRejected, ImagegateError, RateLimited, UpstreamFailed
 from common.store import keys, metrics
 from worker.providers.base import Adapter, Report, Upstream, UpstreamRequest
+from worker.upstream.client import UpstreamClient
 from worker.upstream.failures import Reason, UpstreamFailure
 from worker.upstream.redact import redact
 from worker.upstream.sniff import ImageInfo, sniff
@@ -127,7 +128,7 @@ class Failover:
     """Each attempt gets the provider's timeout (PROVIDER_TIMEOUT unless it sets its own); all
     attempts of a job share REQUEST_TIMEOUT, past which no client waits for them any more."""
 
-    def __init__(self, redis: Redis, client: httpx.AsyncClient, settings: Settings) -> None:
+    def __init__(self, redis: Redis, client: UpstreamClient, settings: Settings) -> None:
         self._redis = redis
         self._client = client
         self._deadline = settings.request_timeout

@@ -4,7 +4,6 @@ import asyncio
 import contextlib
 import logging
 
-import httpx
 from arq.connections import ArqRedis
 from arq.worker import func
 
@@ -26,7 +25,7 @@ SWEEP_SECONDS = 30.0
 
 
 async def on_startup(ctx: dict) -> None:
-    ctx["services"] = services = build_services(ctx["settings"], ctx["redis"], ctx.get("transport"))
+    ctx["services"] = services = build_services(ctx["settings"], ctx["redis"])
     ctx["sweeper"] = asyncio.create_task(_sweep_forever(services.store))
 
 
@@ -76,7 +75,6 @@ def create_worker(
     redis: ArqRedis,
     *,
     handle_signals: bool = True,
-    transport: httpx.AsyncBaseTransport | None = None,
     bulk_reads: bool = False,
 ) -> ImageWorker:
     arguments = worker_kwargs(
@@ -86,6 +84,6 @@ def create_worker(
         job_timeout=settings.request_timeout + 30,
         job_completion_wait=int(min(settings.request_timeout, WorkerSettings.job_completion_wait)),
         handle_signals=handle_signals,
-        ctx={"settings": settings, "transport": transport},
+        ctx={"settings": settings},
     )
     return ImageWorker(**arguments, lease_seconds=settings.job_lease, bulk_reads=bulk_reads)

@@ -3,13 +3,13 @@
 from collections.abc import Callable, Mapping
 from typing import Any, NamedTuple
 
-import httpx
 import pytest
 
 from common.config.kinds import model_spec
 from common.config.types import ProviderSpec
 from worker.providers import ADAPTERS
 from worker.providers.base import Upstream, UpstreamRequest
+from worker.upstream.client import UpstreamClient
 from worker.upstream.failures import UpstreamFailure
 
 
@@ -57,7 +57,7 @@ def image_request(
 
 
 async def call(spec: ProviderSpec, request: UpstreamRequest, key: str | None = None) -> list[bytes]:
-    async with httpx.AsyncClient(timeout=10) as client:
+    async with UpstreamClient() as client:
         return await ADAPTERS[spec.kind](Upstream(client, spec, key), request)
 
 

@@ -9,7 +9,6 @@ import itertools
 import logging
 import time
 
-import httpx
 import pytest
 from redis.asyncio import Redis
 
@@ -22,6 +21,7 @@ from tests.fakes.siliconflow import FLUX, start_siliconflow
 from worker import failover as failover_module
 from worker.failover import Failover, KeyOrder
 from worker.providers import ADAPTERS
+from worker.upstream.client import UpstreamClient
 
 BEHAVIOUR = {
     "sk-500-a": "server_error",
@@ -55,7 +55,7 @@ async def workers(redis):
     made = []
 
     def make(**settings) -> Failover:
-        client = httpx.AsyncClient(timeout=10)
+        client = UpstreamClient()
         made.append(client)
         return Failover(redis, client, Settings(providers=(), **settings))
 

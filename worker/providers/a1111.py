@@ -5,7 +5,7 @@ import base64
 import contextlib
 import secrets
 
-import httpx
+import aiohttp
 import msgspec
 from msgspec.structs import replace
 
@@ -54,7 +54,7 @@ def credentials(key: str | None) -> CallOptions:
     """`user:pass` is HTTP Basic (the server's --api-auth); any other key goes as a Bearer token."""
     if key and ":" in key:
         user, _, password = key.partition(":")
-        return {"auth": httpx.BasicAuth(user, password)}
+        return {"headers": {"Authorization": aiohttp.encode_basic_auth(user, password)}}
     return {"headers": bearer(key)}
 
 

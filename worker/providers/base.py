@@ -5,12 +5,12 @@ from collections.abc import Awaitable, Callable
 from typing import NamedTuple, Protocol
 from urllib.parse import urlsplit
 
-import httpx
 import msgspec
 
 from common.config.kinds import KINDS
 from common.config.types import ModelSpec, ProviderSpec
 from common.schemas import ImageOptions, ImageUsage
+from worker.upstream.client import UpstreamClient
 from worker.upstream.sniff import sniff
 
 
@@ -81,7 +81,7 @@ class Upstream(NamedTuple):
     """Where and how to call: the shared client, the provider, the key of this attempt, and
     where to report previews and what was made (None: nobody listens)."""
 
-    client: httpx.AsyncClient
+    client: UpstreamClient
     provider: ProviderSpec
     key: str | None
     report: Report | None = None

@@ -1,6 +1,7 @@
-"""Talking to upstreams: the JSON and form calls (http.py), their failures classified
-(failures.py), bodies read within a cap (bodies.py), streamed answers (events.py), image
-downloads (download.py), redaction of secrets (redact.py), recognising image bytes (sniff.py).
+"""Talking to upstreams: the JSON and form calls (http.py) on the one client (client.py),
+their failures classified (failures.py), bodies read within a cap (bodies.py), streamed
+answers (events.py), image downloads (download.py), redaction of secrets (redact.py),
+recognising image bytes (sniff.py).
 
 The modules are imported by their path; this names the few every adapter meets."""
 

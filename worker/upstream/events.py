@@ -3,9 +3,8 @@
 import contextlib
 from collections.abc import AsyncIterator
 
-import httpx
-
 from worker.upstream.bodies import MAX_BODY, BodyTooLarge, inflated, read_capped
+from worker.upstream.client import UpstreamClient
 from worker.upstream.http import open_form, open_json
 
 MAX_STREAM = 8 * MAX_BODY
@@ -13,7 +12,7 @@ MAX_STREAM = 8 * MAX_BODY
 
 @contextlib.asynccontextmanager
 async def post_for_events(
-    client: httpx.AsyncClient,
+    client: UpstreamClient,
     url: str,
     body: dict,
     *,

@@ -1,56 +1,67 @@
 """The calls to upstreams: JSON or a multipart form posted, the 200 answer read within the
 cap (worker/upstream/bodies.py), any other answer raised as the failure it means
-(worker/upstream/failures.py)."""
+(worker/upstream/failures.py). They go straight to the client's aiohttp session
+(worker/upstream/client.py) and hand back an httpx Response over aiohttp's."""
 
 import base64
 import binascii
 import contextlib
-import functools
 from collections.abc import AsyncIterator, Mapping
-from typing import Any, TypedDict, Unpack
+from typing import TypedDict, Unpack
 
+import aiohttp
 import httpx
 import msgspec
 import pybase64
+from httpx_aiohttp.transport import AiohttpResponseStream, map_aiohttp_exceptions
 
 from worker.upstream.bodies import read_capped
+from worker.upstream.client import UpstreamClient
 from worker.upstream.failures import Reason, UpstreamFailure, answer_failure, transport_errors
 
 _encode_json = msgspec.json.Encoder().encode
-# httpx parses a URL given as text on every call, a seventh of a call's CPU: the few endpoints
-# a gateway calls are parsed once.
-_parsed = functools.lru_cache(maxsize=256)(httpx.URL)
 
 
 class CallOptions(TypedDict, total=False):
     headers: dict[str, str]
-    auth: httpx.Auth
     meaning: Mapping[str, int]  # as in answer_failure
 
 
 @contextlib.asynccontextmanager
 async def open_json(
-    client: httpx.AsyncClient, url: str, body: dict, **options: Unpack[CallOptions]
+    client: UpstreamClient, url: str, body: dict, **options: Unpack[CallOptions]
 ) -> AsyncIterator[httpx.Response]:
     """POST `body` as JSON and hold the 200 answer open to be read as it comes (an SSE
     stream); any other status raises the failure it means."""
-    # msgspec encodes several times faster than httpx's json.dumps.
+    # msgspec encodes several times faster than json.dumps.
     headers = {**options.get("headers", {}), "Content-Type": "application/json"}
-    async with _posted(client, url, options, content=_encode_json(body), headers=headers) as answer:
+    async with _posted(client, url, options, _encode_json(body), headers) as answer:
         yield answer
 
 
 @contextlib.asynccontextmanager
 async def _posted(
-    client: httpx.AsyncClient, url: str, options: CallOptions, **request: Any
+    client: UpstreamClient,
+    url: str,
+    options: CallOptions,
+    data: bytes | aiohttp.FormData,
+    headers: dict[str, str],
 ) -> AsyncIterator[httpx.Response]:
-    """The POST both call shapes make: transport errors classified, a non-200 answer read
-    within the cap and raised as the failure it means, the 200 one held open."""
-    request.setdefault("headers", options.get("headers"))
-    with transport_errors():
-        async with client.stream(
-            "POST", _parsed(url), auth=options.get("auth"), **request
-        ) as response:
+    """The POST both call shapes make: transport errors classified (as httpx-aiohttp maps
+    aiohttp's), a non-200 answer read within the cap and raised as the failure it means, the
+    200 one held open. Bodies are read raw: bodies.py inflates them under its cap."""
+    with transport_errors(), map_aiohttp_exceptions():
+        async with client.session.post(
+            url,
+            data=data,
+            headers={**client.post_headers, **headers},
+            allow_redirects=False,
+            auto_decompress=False,
+            timeout=client.post_timeout,
+        ) as answer:
+            response = httpx.Response(
+                answer.status, headers=answer.raw_headers, stream=AiohttpResponseStream(answer)
+            )
             if response.status_code != 200:
                 content = await read_capped(response)
                 raise answer_failure(
@@ -60,7 +71,7 @@ async def _posted(
 
 
 async def post_json(
-    client: httpx.AsyncClient, url: str, body: dict, **options: Unpack[CallOptions]
+    client: UpstreamClient, url: str, body: dict, **options: Unpack[CallOptions]
 ) -> tuple[httpx.Response, bytes]:
     """POST `body` as JSON; the 200 answer and its bytes (read within MAX_BODY), or the
     failure any other status means."""
@@ -111,22 +122,26 @@ def decode_json_base64(raw: msgspec.Raw) -> bytes | None:
 
 @contextlib.asynccontextmanager
 async def open_form(
-    client: httpx.AsyncClient,
+    client: UpstreamClient,
     url: str,
     fields: Mapping[str, str],
     files: list[tuple[str, tuple[str, bytes, str]]],
     **options: Unpack[CallOptions],
 ) -> AsyncIterator[httpx.Response]:
     """POST a multipart form (an edit's images as file parts) and hold the 200 answer open,
-    as open_json does. The form is multipart even without files (httpx would url-encode it):
-    the text fields go as parts without a filename."""
-    parts: list = [(name, (None, value)) for name, value in fields.items()]
-    async with _posted(client, url, options, files=parts + files) as answer:
+    as open_json does. The form is multipart even without files (aiohttp would url-encode
+    it): the text fields go as parts without a filename."""
+    form = aiohttp.FormData(default_to_multipart=True)
+    for name, value in fields.items():
+        form.add_field(name, value)
+    for name, (filename, content, content_type) in files:
+        form.add_field(name, content, filename=filename, content_type=content_type)
+    async with _posted(client, url, options, form, options.get("headers", {})) as answer:
         yield answer
 
 
 async def post_form(
-    client: httpx.AsyncClient,
+    client: UpstreamClient,
     url: str,
     fields: Mapping[str, str],
     files: list[tuple[str, tuple[str, bytes, str]]],

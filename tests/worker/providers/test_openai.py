@@ -3,16 +3,18 @@
 import base64
 from functools import partial
 
-import httpx
 import pytest
+from aiohttp import web
 from msgspec.structs import replace
 
 from common.schemas import ImageOptions
 from tests.fakes.adapter_calls import AdapterTarget, call, failure, image_request, provider
 from tests.fakes.openai_images import GENERATIONS, start_openai_images
 from tests.fakes.payloads import encoded
+from tests.fakes.server import FakeServer
 from worker.providers import ADAPTERS
 from worker.providers.base import Report, Upstream
+from worker.upstream.client import UpstreamClient
 from worker.upstream.failures import Reason, UpstreamFailure
 
 KEY = "sk-openai-good"
@@ -95,7 +97,7 @@ async def stream_call(spec, prompt: str, n: int = 1):
     collected = Collected()
     report = Report(2, collected)
     request = replace(image_request("openai", "gpt-image-1", prompt, n=n), options=ImageOptions())
-    async with httpx.AsyncClient(timeout=10) as client:
+    async with UpstreamClient() as client:
         images = await ADAPTERS["openai"](Upstream(client, spec, KEY, report), request)
     return images, collected.previews, report
 
@@ -124,13 +126,17 @@ async def test_an_error_event_mid_stream_is_a_failure_another_key_may_fix(spec):
 async def test_a_compatible_server_that_ignores_stream_is_read_as_a_plain_answer():
     png = encoded(8, 8, (1, 2, 3), "png", False)
 
-    def plain_json(request: httpx.Request) -> httpx.Response:
-        assert request.headers["accept"] == "text/event-stream"
-        return httpx.Response(200, json={"data": [{"b64_json": base64.b64encode(png).decode()}]})
+    async def plain_json(_):
+        return web.json_response({"data": [{"b64_json": base64.b64encode(png).decode()}]})
 
-    spec = provider("openai", "http://compatible.test/v1")
+    app = web.Application()
+    app.router.add_post("/v1/images/generations", plain_json)
     report = Report(2, Collected())
     request = image_request("openai", "gpt-image-1")
-    async with httpx.AsyncClient(transport=httpx.MockTransport(plain_json)) as client:
-        images = await ADAPTERS["openai"](Upstream(client, spec, KEY, report), request)
+    with FakeServer(app).start() as server:
+        spec = provider("openai", f"{server.url}/v1")
+        async with UpstreamClient() as client:
+            images = await ADAPTERS["openai"](Upstream(client, spec, KEY, report), request)
+        [asked] = server.requests_to("/v1/images/generations")
     assert images == [png]
+    assert asked.headers["accept"] == "text/event-stream"

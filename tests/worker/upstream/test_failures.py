@@ -4,6 +4,8 @@ and transport errors."""
 import httpx
 import pytest
 
+from imagegate.redis_server import free_port
+from worker.upstream.client import UpstreamClient
 from worker.upstream.failures import (
     Reason,
     UpstreamFailure,
@@ -11,6 +13,7 @@ from worker.upstream.failures import (
     error_details,
     retry_after,
 )
+from worker.upstream.http import post_json
 
 
 @pytest.mark.parametrize(
@@ -101,13 +104,8 @@ def test_retry_after(headers, seconds):
 
 
 async def test_a_refused_connection_is_not_reported_as_a_timeout():
-    from httpx_aiohttp import AiohttpTransport
-
-    from imagegate.redis_server import free_port
-    from worker.upstream.failures import Reason, transport_errors
-
-    async with httpx.AsyncClient(transport=AiohttpTransport()) as client:
-        with pytest.raises(UpstreamFailure) as raised, transport_errors():
-            await client.post(f"http://127.0.0.1:{free_port()}/v1/images/generations", json={})
+    async with UpstreamClient() as client:
+        with pytest.raises(UpstreamFailure) as raised:
+            await post_json(client, f"http://127.0.0.1:{free_port()}/v1/images/generations", {})
     assert raised.value.reason is Reason.UNAVAILABLE
     assert raised.value.message == "the upstream refused the connection"
