@@ -4,7 +4,7 @@ directly for the upstream POSTs every job makes (worker/upstream/http.py).
 Why both: httpx's own pure-Python pool cost milliseconds of CPU per large answer under
 concurrency, so the client runs on httpx-aiohttp's transport; and the httpx layer above it
 (its request and response models, send chain and stream wrappers) still cost about half of
-each upstream call's CPU, some 250 µs of a 262 KB answer (bench/http_clients.py). The calls
+each upstream call's CPU, 150–250 µs of a 262 KB answer (bench/http_clients.py). The calls
 of every job go straight to the session; webhooks and image downloads, rarer, keep httpx's
 API. One pool, one cookie policy (none kept: common/http_client.py) for all of them."""
 
