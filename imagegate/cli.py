@@ -173,7 +173,10 @@ def describe_redis(settings: Settings) -> str:
     if settings.sentinel is not None:
         names = ", ".join(f"{host}:{port}" for host, port in settings.sentinel.sentinels)
         return f"redis: master {settings.sentinel.master!r} through sentinels {names}"
-    return f"redis: {_host(settings.redis_url) if settings.redis_url else 'default'}"
+    url = settings.redis_url
+    if url and url.startswith("unix:"):
+        return f"redis: unix socket {urlsplit(url).path}"
+    return f"redis: {_host(url) if url else 'default'}"
 
 
 def _host(url: str) -> str:

@@ -37,6 +37,7 @@ _KEEPALIVE = {
     for name, value in (("TCP_KEEPIDLE", 10), ("TCP_KEEPINTVL", 5), ("TCP_KEEPCNT", 3))
     if (option := getattr(socket, name, None)) is not None
 }
+_TCP_KEEPALIVE: dict[str, Any] = {"socket_keepalive": True, "socket_keepalive_options": _KEEPALIVE}
 
 
 def arq_client(pool: ConnectionPool) -> ArqRedis:
@@ -52,13 +53,15 @@ def connect(
     `command_timeout` bounds each command (the api answers 503 within two seconds when Redis
     hangs). None drops it (the worker): redis-py arms a timer around every reply otherwise,
     which costs more than the command on a busy worker; keepalive still finds a dead peer.
+    A unix:// URL takes no keepalive (redis-py refuses it there): a local peer that dies
+    closes the socket.
     """
+    keepalive = {} if url.startswith("unix:") else _TCP_KEEPALIVE
     pool = QueueingPool.from_url(
         url,
         socket_connect_timeout=CONNECT_TIMEOUT,
         socket_timeout=command_timeout,
-        socket_keepalive=True,
-        socket_keepalive_options=_KEEPALIVE,
+        **keepalive,
         health_check_interval=15,
         max_connections=max_connections,
         timeout=COMMAND_TIMEOUT,  # the longest a request waits while no connection comes back

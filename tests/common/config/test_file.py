@@ -236,3 +236,16 @@ def test_check_config_names_the_enhancement_llm_without_its_keys():
     assert "enhancement: qwen-plus (plain) at api.openai.com, 2 key(s)" in configured.stdout
     assert "sk-llm" not in configured.stdout + configured.stderr
     assert "enhancement: off" in check_config({}).stdout
+
+
+@pytest.mark.parametrize(
+    ("url", "shown"),
+    [
+        ("redis://:hunter2@cache.internal:6380/1", "redis: cache.internal:6380"),
+        ("unix:///run/redis/redis.sock?db=2", "redis: unix socket /run/redis/redis.sock"),
+    ],
+)
+def test_check_config_names_where_redis_is_without_its_password(url, shown):
+    result = check_config({"REDIS_URL": url})
+    assert result.returncode == 0, result.stderr
+    assert shown in result.stdout.splitlines() and "hunter2" not in result.stdout
