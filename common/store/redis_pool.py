@@ -4,10 +4,39 @@ import asyncio
 import contextlib
 from typing import Any
 
+import hiredis
 from redis.asyncio import ConnectionPool
 from redis.asyncio.connection import AbstractConnection
 from redis.asyncio.sentinel import SentinelConnectionPool
 from redis.exceptions import ConnectionError
+
+# A value longer than this keeps redis-py's packing, which hands it to the socket as it is:
+# hiredis copies it into a fresh buffer whose page faults cost 340 µs for 200 KB here.
+_LARGE = 6000
+_BUFFERS = (bytes, memoryview)
+
+
+class _HiredisPacking(AbstractConnection):
+    """Commands packed by hiredis's C packer, as redis-py's own synchronous client packs them;
+    its asyncio client packs in Python, 4–5 µs a command, 70 µs for a job's final MULTI.
+    Anything hiredis refuses (a bool, None) goes to redis-py's packer, which raises its
+    DataError; the bytes sent are the same either way."""
+
+    def pack_command(self, *args: Any) -> list[bytes]:
+        for arg in args:
+            if isinstance(arg, _BUFFERS) and len(arg) > _LARGE:
+                return super().pack_command(*args)
+        name = args[0]
+        if " " in name if isinstance(name, str) else b" " in name:  # CLIENT SETNAME, say
+            args = (*name.split(), *args[1:])
+        try:
+            return [hiredis.pack_command(args)]
+        except TypeError:
+            return super().pack_command(*args)
+
+
+def _packed_by_hiredis(connection_class: type[AbstractConnection]) -> type[AbstractConnection]:
+    return type(connection_class.__name__, (_HiredisPacking, connection_class), {})
 
 
 class QueueingPool(ConnectionPool):
@@ -23,6 +52,12 @@ class QueueingPool(ConnectionPool):
 
     def __init__(self, *args: Any, timeout: float = 2.0, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
+        options = self.connection_kwargs
+        if (options.get("encoding", "utf-8"), options.get("encoding_errors", "strict")) == (
+            "utf-8",
+            "strict",
+        ):  # what hiredis encodes text with
+            self.connection_class = _packed_by_hiredis(self.connection_class)
         self.timeout = timeout
         self._turns = asyncio.Condition()
         self._answered_at = 0.0

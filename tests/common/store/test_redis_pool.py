@@ -1,5 +1,6 @@
 """The clients' connection pools: a command waits for a free connection for as long as Redis
-answers, and no longer; through Sentinel as without."""
+answers, and no longer; through Sentinel as without. Their connections pack commands with
+hiredis, into the bytes redis-py's own packer makes."""
 
 import asyncio
 import os
@@ -9,15 +10,14 @@ from collections.abc import Iterator
 
 import pytest
 from redis.asyncio import Redis
-from redis.exceptions import ConnectionError, TimeoutError
+from redis.asyncio.connection import Connection
+from redis.exceptions import ConnectionError, DataError, TimeoutError
 
 from common.config.load import load_settings
-from common.store.redis import connect_to
+from common.store.redis import connect, connect_to
 from common.store.redis_pool import QueueingPool
 from imagegate.redis_server import RedisProcess
 from tests.servers import SentinelGroup
-
-pytestmark = pytest.mark.asyncio
 
 # Holds Redis for ARGV[1] microseconds: a command that is slow at the server.
 BUSY = """
@@ -86,4 +86,51 @@ async def test_through_sentinel_a_command_past_the_pool_waits_its_turn(group):
     finally:
         for connection in held:
             await pool.release(connection)
+        await client.aclose()
+
+
+LARGE = os.urandom(200_000)
+COMMANDS = [
+    ("SET", "imagegate:image:ab12:record", b"\x89\x00\xff", "EX", 1800),
+    ("ZADD", "imagegate:image-expiries", 1796302266.9690278, "ab12:196992"),
+    ("HINCRBYFLOAT", "imagegate:metrics", "seconds\x1fcafé", 0.001704453000002104),
+    ("EVAL", "return 1", 0, -5, 10**20, memoryview(b"a view")[2:]),
+    ("CLIENT SETNAME", "imagegate-worker"),
+    (b"CONFIG GET", b"maxmemory"),
+    ("SET", "imagegate:image:ab12:bytes", LARGE),
+]
+
+
+def pool_connection() -> Connection:
+    """A connection as the clients' pools make them (unopened: packing needs no server)."""
+    return connect("redis://127.0.0.1:6379/0").connection_pool.make_connection()
+
+
+@pytest.mark.parametrize("command", COMMANDS, ids=lambda command: str(command[0]))
+def test_commands_are_packed_into_the_bytes_redis_py_packs(command):
+    ours = pool_connection()
+    assert b"".join(ours.pack_command(*command)) == b"".join(Connection().pack_command(*command))
+
+
+def test_a_large_value_goes_to_the_socket_as_it_is():
+    assert any(piece is LARGE for piece in pool_connection().pack_command(*COMMANDS[-1]))
+
+
+def test_a_value_redis_py_refuses_is_refused_as_it_refuses_it():
+    with pytest.raises(DataError, match="'bool'"):
+        pool_connection().pack_command("SET", "k", True)
+
+
+async def test_values_come_back_from_redis_as_they_were_sent(redis_server):
+    client = connect(redis_server.url)
+    try:
+        async with client.pipeline(transaction=True) as pipe:
+            pipe.set("packed:large", LARGE).set("packed:text", "café ☕").client_setname("packed")
+            pipe.zadd("packed:scores", {"member": 1796302266.9690278})
+            assert await pipe.execute() == [True, True, True, 1]
+        assert await client.get("packed:large") == LARGE
+        assert await client.get("packed:text") == "café ☕".encode()
+        assert await client.zscore("packed:scores", "member") == 1796302266.9690278
+        assert await client.client_getname() == "packed"
+    finally:
         await client.aclose()
