@@ -134,3 +134,30 @@ async def test_values_come_back_from_redis_as_they_were_sent(redis_server):
         assert await client.client_getname() == "packed"
     finally:
         await client.aclose()
+
+
+async def test_a_connection_left_with_an_unread_reply_is_not_handed_out_as_it_is(redis_server):
+    client = connect(redis_server.url, max_connections=1)
+    try:
+        await client.set("stale:key", "fresh")
+        connection = await client.connection_pool.get_connection()
+        await connection.send_command("ECHO", "stale")  # its reply is never read
+        await asyncio.sleep(0.1)  # the reply arrives and waits in the connection
+        await client.connection_pool.release(connection)
+        assert await client.get("stale:key") == b"fresh"
+    finally:
+        await client.aclose()
+
+
+async def test_a_connection_redis_closed_is_opened_anew(redis_server):
+    client = connect(redis_server.url, max_connections=1)
+    try:
+        name = f"to-be-killed-{os.getpid()}"
+        await client.client_setname(name)
+        async with Redis.from_url(redis_server.url) as killer:
+            [victim] = [c for c in await killer.client_list() if c["name"] == name]
+            assert await killer.client_kill_filter(_id=victim["id"]) == 1
+        await asyncio.sleep(0.1)  # the pool's idle connection sees its end of stream
+        assert await client.ping() is True
+    finally:
+        await client.aclose()
