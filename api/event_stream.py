@@ -73,7 +73,7 @@ class _Streamed(ASGIResponse):
         """Each chunk as it comes; the body ends with the generator (with its `Last` chunk)."""
         more = True
         try:
-            with _UntilClientLeaves(receive):
+            with UntilClientLeaves(receive):
                 async for chunk in self.chunks:
                     body, more = (chunk.chunk, False) if isinstance(chunk, Last) else (chunk, True)
                     await send({"type": "http.response.body", "body": body, "more_body": more})
@@ -83,10 +83,11 @@ class _Streamed(ASGIResponse):
             await self.chunks.aclose()  # left at a yield if the client left during a send
 
 
-class _UntilClientLeaves:
+class UntilClientLeaves:
     """Cancels the task inside it once the client leaves, wherever it waits (a Redis read, a
-    send), and ends there: Litestar's streaming response does the same with an anyio task
-    group, which costs more than the rest of a stream's sending."""
+    send), and ends there, going on after the block: Litestar's streaming response does the
+    same with an anyio task group, which costs more than the rest of a stream's sending. One
+    listening task, where racing a second task for the wait would take two and asyncio.wait."""
 
     def __init__(self, receive: Receive) -> None:
         self._receive = receive

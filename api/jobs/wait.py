@@ -12,7 +12,7 @@ from msgspec.structs import replace
 from redis.exceptions import RedisError
 
 from api.errors import JobFailed
-from api.event_stream import client_left
+from api.event_stream import UntilClientLeaves
 from api.jobs.admit import Admission
 from common.config.types import Settings
 from common.errors import ClientClosedRequest, RequestTimeout, ServiceUnavailable
@@ -221,15 +221,8 @@ async def _unless_client_leaves(
     waiting: Awaitable[JobResult], request: Request, job_id: str
 ) -> JobResult:
     """The wait's result, unless the client closes the connection first (the job goes on)."""
-    wait = asyncio.ensure_future(waiting)
-    leave = asyncio.ensure_future(client_left(request.receive))
-    try:
-        await asyncio.wait((wait, leave), return_when=asyncio.FIRST_COMPLETED)
-    finally:
-        for task in (wait, leave):
-            task.cancel()
-    if wait.done() and not wait.cancelled():
-        return wait.result()
+    with UntilClientLeaves(request.receive):
+        return await waiting
     raise ClientClosedRequest(f"the client left before job {job_id} finished")
 
 
