@@ -90,13 +90,19 @@ class Gateway:
         self.workers: list[Process] = []
 
     def start(self, workers: int = 1) -> "Gateway":
-        self.api = Process(["api"], self.env, self.log_dir, "api")
-        for _ in range(workers):
-            self.add_worker()
-        if workers:
-            self.wait_until_healthy(workers)
-        else:
-            self.wait_until_listening()
+        """Start the api and `workers` workers; a start that fails stops what it started
+        (its error carries the logs), so no caller is left with processes to clean up."""
+        try:
+            self.api = Process(["api"], self.env, self.log_dir, "api")
+            for _ in range(workers):
+                self.add_worker()
+            if workers:
+                self.wait_until_healthy(workers)
+            else:
+                self.wait_until_listening()
+        except BaseException:
+            self.stop()
+            raise
         return self
 
     def wait_until_listening(self, timeout: float = START_TIMEOUT) -> None:
