@@ -32,12 +32,14 @@ DEFAULT_URL = "redis://127.0.0.1:6379/0"
 CONNECT_TIMEOUT = 1.0
 COMMAND_TIMEOUT = 2.0
 # A peer that vanished without closing the connection is found by TCP keepalive in ~25 s.
-_KEEPALIVE = {
-    option: value
-    for name, value in (("TCP_KEEPIDLE", 10), ("TCP_KEEPINTVL", 5), ("TCP_KEEPCNT", 3))
-    if (option := getattr(socket, name, None)) is not None
+_TCP_KEEPALIVE: dict[str, Any] = {
+    "socket_keepalive": True,
+    "socket_keepalive_options": {
+        option: value
+        for name, value in (("TCP_KEEPIDLE", 10), ("TCP_KEEPINTVL", 5), ("TCP_KEEPCNT", 3))
+        if (option := getattr(socket, name, None)) is not None
+    },
 }
-_TCP_KEEPALIVE: dict[str, Any] = {"socket_keepalive": True, "socket_keepalive_options": _KEEPALIVE}
 
 
 def arq_client(pool: ConnectionPool) -> ArqRedis:
@@ -79,8 +81,7 @@ def connect_to(settings: Settings, *, command_timeout: float | None = COMMAND_TI
     options: dict[str, Any] = {
         "socket_connect_timeout": CONNECT_TIMEOUT,
         "socket_timeout": command_timeout,
-        "socket_keepalive": True,
-        "socket_keepalive_options": _KEEPALIVE,
+        **_TCP_KEEPALIVE,  # the master's address is a host and port
         "health_check_interval": 15,
         "password": settings.redis_password,
         "db": spec.db,
